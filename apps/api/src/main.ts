@@ -1,0 +1,125 @@
+import {
+  ApiEnv,
+  BoostSigner,
+  ConnectionLanes,
+  createApi,
+  createChainState,
+  createProjectionsReadModel,
+  minigameRoutes,
+  type ZodApp,
+} from '@ghostnet/api';
+import { exitOnConfigError, parseEnv } from '@ghostnet/config';
+import { createDatabasePool, migrate } from '@ghostnet/db';
+import { createLogger } from '@ghostnet/logger';
+import { trackNatsStatus } from '@ghostnet/metrics';
+import { connectNats } from '@ghostnet/stream';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { type Address, createPublicClient, http } from 'viem';
+import { consoleFromEnv } from './console.ts';
+import { apiMetrics } from './metrics.ts';
+
+let env: ApiEnv;
+try {
+  env = parseEnv('api', ApiEnv);
+} catch (error) {
+  exitOnConfigError(error);
+}
+const logger = createLogger({ name: 'api', level: env.LOG_LEVEL });
+if (env.API_TEST_CRASH_POINT && process.env.NODE_ENV === 'production') {
+  logger.fatal('API_TEST_CRASH_POINT is a test hook and is refused in production');
+  process.exit(78);
+}
+// The crash the outbox test injects: no cleanup, no flush, exactly like a killed pod.
+const crash = () => process.kill(process.pid, 'SIGKILL');
+
+try {
+  const { applied } = await migrate(env.DATABASE_URL.reveal());
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+} catch (error) {
+  logger.fatal({ err: (error as Error).message }, 'migrations failed');
+  process.exit(1);
+}
+
+const pool = await createDatabasePool(env.DATABASE_URL, { maximumPoolSize: env.DATABASE_POOL_SIZE });
+const nc = await connectNats({
+  url: env.NATS_URL,
+  name: 'ghostnet-api',
+  user: env.NATS_USER,
+  password: env.NATS_PASSWORD,
+});
+// The profile read (the busiest) runs on a few held connections; the rest of the pool serves everything else.
+const lanes = new ConnectionLanes(pool, Math.max(1, Math.floor(env.DATABASE_POOL_SIZE / 2)));
+lanes.start();
+const metrics = apiMetrics(pool, env.DATABASE_POOL_SIZE);
+trackNatsStatus(metrics.registry, nc.status());
+const consoleRoute = await consoleFromEnv({
+  jsm: await jetstreamManager(nc),
+  pool,
+  streamName: env.STREAM_NAME,
+});
+// The typing mini-game signs boosts: it needs the signer key and the chain (GhostCore, TraceScan, RPC).
+const minigame =
+  env.BOOST_SIGNER_PRIVATE_KEY && env.GHOST_CORE_ADDRESS && env.TRACE_SCAN_ADDRESS && env.RPC_URL
+    ? minigameRoutes({
+        signer: new BoostSigner(
+          env.BOOST_SIGNER_PRIVATE_KEY,
+          env.CHAIN_ID,
+          env.GHOST_CORE_ADDRESS as Address,
+        ),
+        boostContext: createChainState(
+          createPublicClient({ transport: http(env.RPC_URL, { timeout: 5_000 }) }),
+          {
+            GhostCore: env.GHOST_CORE_ADDRESS as Address,
+            TraceScan: env.TRACE_SCAN_ADDRESS as Address,
+          },
+        ).boostContext,
+        challengeTtlMs: env.TYPING_CHALLENGE_TTL_SECONDS * 1000,
+      })
+    : null;
+if (!minigame)
+  logger.info(
+    'mini-game disabled (needs BOOST_SIGNER_PRIVATE_KEY, GHOST_CORE_ADDRESS, TRACE_SCAN_ADDRESS, RPC_URL)',
+  );
+const api = await createApi({
+  settings: env,
+  pool,
+  nc,
+  logger,
+  read: createProjectionsReadModel(pool, { tvlCapacity: env.TVL_CAPACITY, lanes }),
+  routes: [
+    (app: ZodApp) => metrics.routes(app),
+    ...(minigame ? [minigame] : []),
+    ...(consoleRoute ? [(app: ZodApp) => consoleRoute(app)] : []),
+  ],
+  hooks: {
+    afterCommit: env.API_TEST_CRASH_POINT === 'after-commit' ? crash : undefined,
+    afterPublish: env.API_TEST_CRASH_POINT === 'after-publish' ? crash : undefined,
+  },
+});
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping');
+  const force = setTimeout(() => {
+    logger.error({ step }, 'shutdown timed out');
+    process.exit(1);
+  }, 10_000);
+  force.unref();
+  let step = 'http and background work';
+  await api.close().catch((error) => logger.error({ err: error }, 'close failed'));
+  lanes.close();
+  step = 'nats drain';
+  await nc.drain().catch(() => {});
+  step = 'database pool';
+  await pool.end().catch(() => {});
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
+
+await api.start();
+const address = await api.app.listen({ host: env.HOST, port: env.PORT });
+logger.info({ address, chainId: env.CHAIN_ID, stream: env.STREAM_NAME }, 'api listening');

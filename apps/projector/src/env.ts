@@ -1,0 +1,24 @@
+import { chainEnv, databaseEnv, logEnv, natsEnv, parseEnv } from '@ghostnet/config';
+import { z } from 'zod';
+
+export const ProjectorEnv = z.object({
+  ...databaseEnv,
+  ...natsEnv,
+  ...logEnv,
+  CHAIN_ID: chainEnv.CHAIN_ID,
+  /** Stream messages per transaction. */
+  PROJECTOR_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(1_000),
+  /** After a batch's first message, how long to wait for more (0: take what is buffered). */
+  PROJECTOR_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(0),
+  /** Lease and generation bookkeeping period; a standby takes over within about this long. */
+  PROJECTOR_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  /** Batches delivered with fewer messages after them than this keep undo data for reorgs. */
+  PROJECTOR_UNDO_WINDOW: z.coerce.number().int().min(0).default(10_000),
+  /** Serve /metrics, /healthz and /readyz on this port. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+});
+export type ProjectorEnv = z.infer<typeof ProjectorEnv>;
+
+export function projectorEnv(env: Record<string, string | undefined> = process.env): ProjectorEnv {
+  return parseEnv('projector', ProjectorEnv, env);
+}

@@ -1,0 +1,66 @@
+import type { DatabasePool } from '@ghostnet/db';
+import { Counter, createRegistry, Gauge, type Registry, trackDbPool } from '@ghostnet/metrics';
+import type { ProjectionRunner } from '@ghostnet/projections';
+
+/** Per-projection position, lag and batch timings, read from the runner at scrape time. */
+export function projectorMetrics(runner: ProjectionRunner, pool: DatabasePool, poolSize: number): Registry {
+  const registry = createRegistry('projector');
+  const labelNames = ['projection', 'version'] as const;
+  const workers = () => runner.stats().workers;
+  const perWorker = (name: string, help: string, read: (w: ReturnType<typeof workers>[number]) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const w of workers())
+          this.set({ projection: w.projection, version: String(w.version) }, read(w));
+      },
+    });
+  perWorker(
+    'ghostnet_projection_last_sequence',
+    'Last stream sequence the projection committed',
+    (w) => w.lastSequence,
+  );
+  perWorker(
+    'ghostnet_projection_lag_messages',
+    'Stream messages after the projection checkpoint',
+    (w) => w.pending,
+  );
+  perWorker(
+    'ghostnet_projection_batch_p99_seconds',
+    'p99 of batch transaction time',
+    (w) => w.batchMs.p99 / 1000,
+  );
+  perWorker('ghostnet_projection_lag_p99_seconds', 'p99 of appended → committed', (w) => w.lagMs.p99 / 1000);
+  perWorker('ghostnet_projection_failed', '1 when the projection stopped on a poison message', (w) =>
+    w.failure ? 1 : 0,
+  );
+  new Gauge({
+    name: 'ghostnet_projection_standby',
+    help: 'Projection generations another projector holds (this one is standby)',
+    registers: [registry],
+    collect() {
+      this.set(runner.stats().standby.length);
+    },
+  });
+  const applied = new Map<string, number>();
+  new Counter({
+    name: 'ghostnet_projection_events_applied_total',
+    help: 'Stream messages applied',
+    labelNames,
+    registers: [registry],
+    collect() {
+      for (const w of workers()) {
+        const key = `${w.projection}@${w.version}`;
+        const delta = w.appliedEvents - (applied.get(key) ?? 0);
+        if (delta > 0) this.inc({ projection: w.projection, version: String(w.version) }, delta);
+        applied.set(key, Math.max(w.appliedEvents, applied.get(key) ?? 0));
+      }
+    },
+  });
+  trackDbPool(registry, () => pool.state(), poolSize);
+  return registry;
+}

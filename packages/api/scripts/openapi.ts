@@ -1,0 +1,3 @@
+import { writeOpenApi } from '../src/openapi.ts';
+
+console.log(`wrote ${await writeOpenApi()}`);

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { ErrorBody } from './errors.ts';
+
+/** Any-case hex address in; lowercase out, as addresses travel everywhere else. */
+export const AddressInput = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, 'a 0x-prefixed 20-byte hex address')
+  .transform((a) => a.toLowerCase());
+
+export const AddressParams = z.object({ address: AddressInput });
+
+export const Pagination = {
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+};
+
+/** The error responses a route can give, for its schema (and so for the OpenAPI document). */
+export function errors(...codes: (400 | 401 | 403 | 404 | 409 | 429 | 503)[]) {
+  return Object.fromEntries(codes.map((code) => [code, ErrorBody])) as Record<number, typeof ErrorBody>;
+}
+
+export const Ok = z.object({ success: z.literal(true) });

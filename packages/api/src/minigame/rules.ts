@@ -1,0 +1,128 @@
+import { z } from 'zod';
+
+/**
+ * Typing mini-game rules (facts file, "Typing mini-game rules"), as pure functions so that every threshold
+ * is tested on its own. Reasons are stable codes a client can show.
+ */
+export const RejectReason = z.enum([
+  'CHALLENGE_UNKNOWN',
+  'CHALLENGE_NOT_YOURS',
+  'CHALLENGE_EXPIRED',
+  'CHALLENGE_REPLAYED',
+  'COMMAND_MISMATCH',
+  'STALE_TIMESTAMP',
+  'RESULT_REPLAYED',
+  'ACCURACY_OUT_OF_RANGE',
+  'WPM_OUT_OF_RANGE',
+  'DURATION_IMPLAUSIBLE',
+  'KEYSTROKES_TOO_FAST',
+  'KEYSTROKES_INCONSISTENT',
+  'TOO_MANY_GAMES',
+  'NO_POSITION',
+  'SCAN_PENDING',
+  'BOOST_CAP_REACHED',
+  'NO_REWARD',
+]);
+export type RejectReason = z.infer<typeof RejectReason>;
+
+export const LIMITS = {
+  resultMaxAgeMs: 5 * 60_000,
+  clockSkewMs: 30_000,
+  minWpm: 10,
+  maxWpm: 200,
+  durationToleranceMs: 5_000,
+  gamesPerHour: 10,
+  /** Average inter-key interval under this is not a human (facts file: < 20 ms rejected). */
+  minKeyIntervalMs: 20,
+  /** Total death reduction from all sources. */
+  maxDeathReductionBps: 3_500,
+} as const;
+
+export interface TypingResult {
+  accuracy: number;
+  wpm: number;
+  command: string;
+  /** Unix ms when the game ended, by the client's clock. */
+  timestamp: number;
+  /** ms spent typing. */
+  duration: number;
+  /** Optional inter-key intervals (ms), one per keystroke after the first. */
+  keystrokes?: number[];
+}
+
+/** ms a typist at `wpm` needs for `command` (a "word" is 5 characters). */
+export function expectedDurationMs(command: string, wpm: number): number {
+  return (command.length / 5 / wpm) * 60_000;
+}
+
+/** The checks that need nothing but the result itself, its challenge's issue time and the clock. */
+export function checkResult(
+  result: TypingResult,
+  challenge: { command: string; issuedAt: number },
+  now: number,
+): RejectReason | null {
+  if (result.command !== challenge.command) return 'COMMAND_MISMATCH';
+  if (
+    now - result.timestamp > LIMITS.resultMaxAgeMs ||
+    result.timestamp > now + LIMITS.clockSkewMs ||
+    result.timestamp < challenge.issuedAt - LIMITS.clockSkewMs
+  ) {
+    return 'STALE_TIMESTAMP';
+  }
+  if (!(result.accuracy >= 0 && result.accuracy <= 1)) return 'ACCURACY_OUT_OF_RANGE';
+  if (!(result.wpm >= LIMITS.minWpm && result.wpm <= LIMITS.maxWpm)) return 'WPM_OUT_OF_RANGE';
+  const expected = expectedDurationMs(result.command, result.wpm);
+  if (Math.abs(result.duration - expected) > LIMITS.durationToleranceMs) return 'DURATION_IMPLAUSIBLE';
+  // Nobody types for longer than the challenge has existed (both times are the server's: no skew).
+  if (result.duration > now - challenge.issuedAt + 1_000) return 'DURATION_IMPLAUSIBLE';
+  if (result.keystrokes) return checkKeystrokes(result);
+  return null;
+}
+
+/**
+ * Keystroke timings must be human and agree with the reported figures: the average interval not under 20 ms;
+ * at least one keystroke per character; their sum the duration (±5 s); accuracy ≈ characters / keystrokes
+ * (every extra keystroke is a correction).
+ */
+export function checkKeystrokes(result: TypingResult): RejectReason | null {
+  const intervals = result.keystrokes ?? [];
+  const keys = intervals.length + 1;
+  const total = intervals.reduce((sum, ms) => sum + ms, 0);
+  if (intervals.length > 0 && total / intervals.length < LIMITS.minKeyIntervalMs)
+    return 'KEYSTROKES_TOO_FAST';
+  if (keys < result.command.length) return 'KEYSTROKES_INCONSISTENT';
+  if (Math.abs(total - result.duration) > LIMITS.durationToleranceMs) return 'KEYSTROKES_INCONSISTENT';
+  if (Math.abs(result.accuracy - result.command.length / keys) > 0.1) return 'KEYSTROKES_INCONSISTENT';
+  return null;
+}
+
+/** Facts file: tiers by accuracy, a speed bonus from accuracy ≥ 0.95. 0 = no reward. */
+export function rewardBps(accuracy: number, wpm: number): number {
+  const tier =
+    accuracy >= 1
+      ? 2500
+      : accuracy >= 0.95
+        ? 2000
+        : accuracy >= 0.85
+          ? 1500
+          : accuracy >= 0.7
+            ? 1000
+            : accuracy >= 0.5
+              ? 500
+              : 0;
+  const bonus = accuracy >= 0.95 ? (wpm >= 100 ? 1000 : wpm >= 80 ? 500 : 0) : 0;
+  return tier + bonus;
+}
+
+/** What may still be granted under the 3500 bps cap, given the death reduction already active. */
+export function cappedBps(reward: number, activeReductionBps: number): number {
+  return Math.max(0, Math.min(reward, LIMITS.maxDeathReductionBps - activeReductionBps));
+}
+
+/**
+ * Unix seconds the boost lasts until: past the player's next scan's submission window (deaths are checked at
+ * submission, up to 120 s after execution), with a margin for the keeper's delay.
+ */
+export function boostExpiry(nextScanTimeSeconds: number, nowSeconds: number, marginSeconds = 600): number {
+  return Math.max(nextScanTimeSeconds, nowSeconds) + 120 + marginSeconds;
+}

@@ -1,0 +1,152 @@
+import { type DatabasePool, sql } from '@ghostnet/db';
+import { ActiveBoost, type LevelName } from '@ghostnet/events';
+import {
+  readConsistent,
+  readCrewStats,
+  readLeaderboard,
+  readLevelStats,
+  readNetworkState,
+  readPosition,
+  readRecentFeed,
+  readUser,
+  readUserHistory,
+} from '@ghostnet/projections';
+import { z } from 'zod';
+import type { ConnectionLanes } from './connectionLanes.ts';
+import type { Membership, Profile, ReadModel } from './readModel.ts';
+
+const ProfileRow = z.object({
+  first_seen_at: z.number().nullable(),
+  positions_count: z.number().nullable(),
+  total_staked: z.string().nullable(),
+  total_extracted: z.string().nullable(),
+  total_principal_extracted: z.string().nullable(),
+  total_lost: z.string().nullable(),
+  ghost_streak_best: z.number().nullable(),
+  position_id: z.string().nullable(),
+  level: z.string().nullable(),
+  amount: z.string().nullable(),
+  entry_at: z.number().nullable(),
+  ghost_streak: z.number().nullable(),
+  next_scan_at: z.number().nullable(),
+  earned: z.string().nullable(),
+  boosts: z.array(ActiveBoost).nullable(),
+  crew_id: z.string().nullable(),
+  crew_name: z.string().nullable(),
+  crew_tag: z.string().nullable(),
+  role: z.enum(['leader', 'officer', 'member']).nullable(),
+  joined_at: z.number().nullable(),
+});
+
+const MembershipRow = z.object({
+  crew_id: z.string(),
+  crew_name: z.string(),
+  crew_tag: z.string(),
+  role: z.enum(['leader', 'officer', 'member']),
+  joined_at: z.number(),
+});
+
+async function membershipOf(pool: DatabasePool, address: string): Promise<Membership | null> {
+  const row = await pool.maybeOne(sql.type(MembershipRow)`
+    SELECT m.crew_id, c.name AS crew_name, c.tag AS crew_tag, m.role, m.joined_at
+    FROM api_crew_members m JOIN api_crews c ON c.id = m.crew_id WHERE m.address = ${address}`);
+  return (
+    row && {
+      crewId: row.crew_id,
+      crewName: row.crew_name,
+      crewTag: row.crew_tag,
+      role: row.role,
+      joinedAt: row.joined_at,
+    }
+  );
+}
+
+function isMissingRelation(error: unknown): boolean {
+  return /relation .* does not exist|42P01/.test(String((error as { message?: string })?.message ?? error));
+}
+
+const READ = ['game', 'feed', 'leaderboards', 'crews'] as const;
+
+/** The ReadModel over @ghostnet/projections' readers. */
+export function createProjectionsReadModel(
+  pool: DatabasePool,
+  options: { tvlCapacity?: string; lanes?: ConnectionLanes } = {},
+): ReadModel {
+  const lanes = options.lanes;
+  return {
+    checkpoint: () =>
+      readConsistent(pool, READ, async (ctx) =>
+        READ.map((p) => {
+          const g = ctx.active.get(p);
+          return g ? `${g.schema}@${g.sequence}` : `${p}:none`;
+        }).join(','),
+      ),
+    user: async (address) => (await readUser(pool, address)).user,
+    async profile(address): Promise<Profile> {
+      // One call (api_profile, migration 0104: a join over the projector's live views, whose README says
+      // "use them for joins", with its plan cached) instead of readUser + readPosition (two snapshot
+      // transactions) + a membership query: this is the API's busiest database read. A parity test keeps it
+      // equal to readUser/readPosition.
+      let row: z.infer<typeof ProfileRow>;
+      try {
+        const query = sql.type(ProfileRow)`SELECT * FROM api_profile(${address})`;
+        row = lanes ? await lanes.run((db) => db.one(query)) : await pool.one(query);
+      } catch (error) {
+        // No generation published yet (or one switching over right now): the readers know how to wait.
+        if (!isMissingRelation(error)) throw error;
+        const [user, position, crew] = await Promise.all([
+          readUser(pool, address),
+          readPosition(pool, address),
+          membershipOf(pool, address),
+        ]);
+        return { user: user.user, position: position.position, crew };
+      }
+      return {
+        user:
+          row.first_seen_at === null
+            ? null
+            : {
+                address,
+                createdAt: row.first_seen_at,
+                positionsCount: row.positions_count!,
+                totalStaked: row.total_staked!,
+                totalExtracted: row.total_extracted!,
+                totalPrincipalExtracted: row.total_principal_extracted!,
+                totalLost: row.total_lost!,
+                ghostStreakBest: row.ghost_streak_best!,
+              },
+        position:
+          row.position_id === null
+            ? null
+            : {
+                id: row.position_id,
+                address,
+                level: row.level as LevelName,
+                stakedAmount: row.amount!,
+                entryTimestamp: row.entry_at!,
+                earnedYield: row.earned!,
+                ghostStreak: row.ghost_streak!,
+                nextScanTimestamp: row.next_scan_at,
+                boosts: row.boosts!,
+              },
+        crew:
+          row.crew_id === null
+            ? null
+            : {
+                crewId: row.crew_id,
+                crewName: row.crew_name!,
+                crewTag: row.crew_tag!,
+                role: row.role!,
+                joinedAt: row.joined_at!,
+              },
+      };
+    },
+    position: async (address) => (await readPosition(pool, address)).position,
+    history: (address, page) => readUserHistory(pool, address, page),
+    leaderboard: (query) => readLeaderboard(pool, query),
+    levelStats: () => readLevelStats(pool),
+    networkState: () => readNetworkState(pool, { tvlCapacity: options.tvlCapacity }),
+    recentFeed: (page) => readRecentFeed(pool, page),
+    crewStats: (query) => readCrewStats(pool, query),
+  };
+}

@@ -1,0 +1,3 @@
+export * from './jwt.ts';
+export * from './revocation.ts';
+export * from './siwe.ts';

@@ -1,0 +1,3 @@
+export * from './env.ts';
+export * from './fragments.ts';
+export { Secret } from './secret.ts';

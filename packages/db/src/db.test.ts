@@ -1,0 +1,57 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '@ghostnet/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { label, loadMigrations, migrate } from './migrate.ts';
+import { createDatabasePool, RowValidationError, sql } from './pool.ts';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+describe('migrate', () => {
+  it('applies the checked-in migrations once, even from concurrent runners', async () => {
+    const results = await Promise.all([migrate(db.url), migrate(db.url)]);
+    const applied = results.flatMap((r) => r.applied);
+    expect(applied).toEqual(loadMigrations().map(label));
+    expect((await migrate(db.url)).applied).toEqual([]);
+  });
+
+  it('refuses to run when an applied migration changed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mig-'));
+    const other = await createTestDatabase();
+    try {
+      writeFileSync(join(dir, '0001_a.sql'), 'CREATE TABLE a (x int);');
+      await migrate(other.url, dir);
+      writeFileSync(join(dir, '0001_a.sql'), 'CREATE TABLE a (x bigint);');
+      await expect(migrate(other.url, dir)).rejects.toThrow(/0001_a was changed after it was applied/);
+    } finally {
+      await other.drop();
+    }
+  });
+});
+
+describe('createDatabasePool', () => {
+  it('keeps NUMERIC exact, BIGINT as number, and validates typed rows', async () => {
+    const pool = await createDatabasePool(db.url);
+    try {
+      const row = await pool.one(
+        sql.type(z.object({ amount: z.string(), seq: z.number(), at: z.number() }))`
+          SELECT (2::numeric ^ 255)::numeric(78,0) AS amount, 9007199254740991::bigint AS seq, now() AS at`,
+      );
+      expect(row.amount).toBe((2n ** 255n).toString());
+      expect(row.seq).toBe(Number.MAX_SAFE_INTEGER);
+      await expect(pool.one(sql.type(z.object({ n: z.string() }))`SELECT 1 AS n`)).rejects.toThrow(
+        RowValidationError,
+      );
+    } finally {
+      await pool.end();
+    }
+  });
+});

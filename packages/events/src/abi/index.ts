@@ -1,0 +1,2 @@
+export { ghostCoreEventsAbi } from './ghostCore.ts';
+export { submitDeathsAbi, traceScanEventsAbi } from './traceScan.ts';

@@ -1,0 +1,2 @@
+export * from './logDecoder.ts';
+export { decodeVictims } from './victims.ts';

@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { AppEnvelope } from './app.ts';
+import { ChainEnvelope } from './chain.ts';
+import { ReorgNotice } from './control.ts';
+
+export * from './app.ts';
+export * from './chain.ts';
+export * from './control.ts';
+
+/** Anything a consumer can read from the stream. */
+export const StreamMessage = z.union([ChainEnvelope, ReorgNotice, AppEnvelope]);
+export type StreamMessage = z.infer<typeof StreamMessage>;
+
+const byKind = { chain: ChainEnvelope, reorg: ReorgNotice, app: AppEnvelope } as const;
+
+export class MalformedMessageError extends Error {
+  override name = 'MalformedMessageError';
+}
+
+/**
+ * Parses one stream payload. Dispatches on `kind` first so that the error names the right variant's
+ * problems instead of a union's wall of mismatches.
+ */
+export function parseStreamMessage(data: Uint8Array | string): StreamMessage {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof data === 'string' ? data : textDecoder.decode(data));
+  } catch {
+    throw new MalformedMessageError('not JSON');
+  }
+  const kind = (raw as { kind?: unknown } | null)?.kind;
+  const schema = typeof kind === 'string' ? byKind[kind as keyof typeof byKind] : undefined;
+  if (!schema) throw new MalformedMessageError(`unknown kind ${JSON.stringify(kind)}`);
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new MalformedMessageError(z.prettifyError(result.error));
+  return result.data;
+}
+
+const textDecoder = new TextDecoder();

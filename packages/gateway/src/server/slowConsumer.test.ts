@@ -1,0 +1,106 @@
+import type { Socket } from 'node:net';
+import { CloseCode, type ServerFrame } from '@ghostnet/client/protocol';
+import { createTestStream, type TestStream } from '@ghostnet/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addressOf, append, crewEvent } from '../test/envelopes.ts';
+import { expectedFrames, RawClient, startTestGateway, tokenFor } from '../test/harness.ts';
+
+const feedKeys = (frames: readonly ServerFrame[]) =>
+  frames.flatMap((f) =>
+    f.type === 'REPLAY'
+      ? f.events.flatMap((e) => (e.type === 'FEED_EVENT' ? [`${e.sequenceId}:${e.index}`] : []))
+      : f.type === 'FEED_EVENT'
+        ? [`${f.sequenceId}:${f.index}`]
+        : [],
+  );
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+describe('slow consumer', () => {
+  let stream: TestStream;
+  let gw: Awaited<ReturnType<typeof startTestGateway>>;
+  beforeAll(async () => {
+    stream = await createTestStream();
+    gw = await startTestGateway(stream, { limits: { maxBufferedBytes: 256 * 1024 } });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await stream?.destroy();
+  });
+
+  async function live(who: number) {
+    const client = new RawClient(gw.url);
+    await client.opened;
+    client.send({ type: 'AUTH', token: await tokenFor(addressOf(who)) });
+    client.send({ type: 'RECONNECT', lastSequenceId: 0, epoch: stream.epoch });
+    await client.next('REPLAY');
+    return client;
+  }
+
+  it('is closed with SLOW_CONSUMER, resumes exactly, and the others keep their latency', async () => {
+    const latencies: number[][] = [[], []];
+    let phase = 0;
+    const others = await Promise.all([1, 2, 3, 4, 5].map((n) => live(0x500 + n)));
+    for (const c of others) {
+      c.ws.on('message', (data) => {
+        const frame = JSON.parse(data.toString()) as ServerFrame;
+        if (frame.type === 'FEED_EVENT') latencies[phase]!.push(Date.now() - frame.event.timestamp);
+      });
+    }
+    const slow = await live(0x666);
+    const start = (await stream.jsm.streams.info(stream.name)).state.last_seq;
+
+    // ~10 KB frames, ~250/s: phase 0 with nobody slow, phase 1 with one socket not reading at all.
+    const pump = async (ms: number, until?: () => boolean) => {
+      const end = Date.now() + ms;
+      let i = 0;
+      while (Date.now() < end && !until?.()) {
+        const e = crewEvent(stream.chainId, i++, 'x'.repeat(10_000));
+        await append(stream.js, stream.subjects, e);
+        await new Promise((r) => setTimeout(r, 4));
+      }
+    };
+    await pump(1_000);
+    phase = 1;
+    (slow.ws as unknown as { _socket: Socket })._socket.pause();
+    await pump(15_000, () => gw.gateway.stats().slowConsumers > 0);
+    expect(gw.gateway.stats().slowConsumers).toBe(1);
+    await pump(500);
+    const head = (await stream.jsm.streams.info(stream.name)).state.last_seq;
+
+    // The close frame waits behind what was buffered: reading again delivers the backlog, then the code.
+    (slow.ws as unknown as { _socket: Socket })._socket.resume();
+    expect((await slow.closed).code).toBe(CloseCode.SLOW_CONSUMER);
+    const got = feedKeys(slow.frames);
+    const expected = await expectedFrames(stream, start, head);
+    expect(got.length).toBeLessThan(expected.length);
+    expect(got).toEqual(expected.slice(0, got.length).map((e) => `${e.sequenceId}:${e.index}`));
+
+    // It resumes from its cursor and ends with exactly the stream.
+    const cursor = Number(got.at(-1)?.split(':')[0] ?? start);
+    const again = new RawClient(gw.url);
+    await again.opened;
+    again.send({ type: 'AUTH', token: await tokenFor(addressOf(0x666)) });
+    again.send({ type: 'RECONNECT', lastSequenceId: cursor, epoch: stream.epoch });
+    const replay = await again.next('REPLAY');
+    expect([...got, ...feedKeys([replay])]).toEqual(expected.map((e) => `${e.sequenceId}:${e.index}`));
+    again.close();
+
+    // The other sockets: every frame, and no latency penalty from the stuck one.
+    for (const c of others) {
+      expect(feedKeys(c.frames).slice(-expected.length)).toEqual(
+        expected.map((e) => `${e.sequenceId}:${e.index}`),
+      );
+      expect(c.ws.readyState).toBe(c.ws.OPEN);
+      c.close();
+    }
+    const [before, during] = latencies as [number[], number[]];
+    const summary = { before: percentile(before, 99), during: percentile(during, 99), n: during.length };
+    expect(during.length, JSON.stringify(summary)).toBeGreaterThan(500);
+    // Head-of-line blocking behind the stuck socket would show as seconds; the bound leaves room for a busy machine.
+    expect(summary.during, JSON.stringify(summary)).toBeLessThan(Math.max(250, 3 * summary.before));
+  }, 60_000);
+});

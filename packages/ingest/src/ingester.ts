@@ -1,0 +1,420 @@
+import { createSubjects, LogDecodeError } from '@ghostnet/events';
+import type { Logger } from '@ghostnet/logger';
+import { ensureStream, streamConfigFor } from '@ghostnet/stream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { AppendConflict, Appender } from './append/appender.ts';
+import { backoffMs, RangeSizer } from './historical/rangeSizer.ts';
+import { HeadWatcher } from './realtime/heads.ts';
+import { ReorgTooDeep, resyncFromStream } from './reorg/resync.ts';
+import { createChainReader } from './rpc/chainReader.ts';
+import { createRpcClient, RpcError } from './rpc/client.ts';
+import { createEnvelopeBuilder, INDEXED_TOPICS, type VictimStakes } from './sync/envelopes.ts';
+import {
+  type Anchor,
+  fetchSegment,
+  NotYetAvailable,
+  type Position,
+  ReorgDetected,
+  type Segment,
+} from './sync/segment.ts';
+import { createVictimStakeReader } from './sync/victimStakes.ts';
+
+export interface IngesterOptions {
+  rpcUrl: string;
+  /** WebSocket RPC for newHeads; without it the ingester polls. */
+  wsUrl?: string;
+  chainId: number;
+  addresses: { GhostCore: string; TraceScan: string };
+  /** First block to read when the stream holds nothing (the contracts' deploy block). */
+  startBlock: number;
+  nc: NatsConnection;
+  streamName: string;
+  /** Replicas when the ingester creates the stream; default from infra/nats/stream.json. */
+  streamReplicas?: number;
+  subjectPrefix?: string;
+  /** Blocks to stay behind the head (0 on MegaETH). */
+  confirmations?: number;
+  /** Deeper reorgs stop the ingester instead of rewriting history. */
+  maxReorgDepth?: number;
+  pollIntervalMs?: number;
+  rpcTimeoutMs?: number;
+  range?: { initial: number; min: number; max: number; targetLogs: number };
+  /** Messages published and not yet acknowledged, at most. */
+  maxInFlight?: number;
+  /** Log ranges fetched ahead of the one being appended during backfill. */
+  fetchAhead?: number;
+  /** Segments whose appends may await their acks while the next one is built. */
+  appendsAhead?: number;
+  victimStakes?: VictimStakes;
+  logger: Logger;
+}
+
+export interface IngesterStats {
+  state: 'starting' | 'backfill' | 'live' | 'stopped' | 'failed';
+  chainHead: number | null;
+  lastBlock: number | null;
+  lagBlocks: number | null;
+  lagSeconds: number | null;
+  eventsAppended: number;
+  /** Appended events per second, smoothed over roughly the last ten seconds. */
+  eventsPerSecond: number;
+  reorgs: number;
+  rpcErrors: number;
+  conflicts: number;
+  lastSequence: number;
+  streamDrift: { field: string; expected: unknown; actual: unknown }[];
+  error: string | null;
+}
+
+export interface Ingester {
+  /** Ensures the stream, then runs until stop() or a fatal error (which rejects `done`). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): IngesterStats;
+  done: Promise<void>;
+}
+
+export function createIngester(options: IngesterOptions): Ingester {
+  const logger = options.logger;
+  const subjects = createSubjects(options.chainId, options.subjectPrefix);
+  const rpc = createRpcClient(options.rpcUrl, { timeoutMs: options.rpcTimeoutMs ?? 10_000 });
+  const reader = createChainReader(
+    rpc,
+    [options.addresses.GhostCore, options.addresses.TraceScan],
+    INDEXED_TOPICS,
+  );
+  const confirmations = options.confirmations ?? 0;
+  const maxReorgDepth = options.maxReorgDepth ?? 64;
+  const heads = new HeadWatcher({
+    wsUrl: options.wsUrl,
+    pollIntervalMs: options.pollIntervalMs ?? (options.wsUrl ? 1_000 : 250),
+    logger,
+  });
+  const sizer = new RangeSizer(options.range);
+  const build = createEnvelopeBuilder({
+    chainId: options.chainId,
+    addresses: options.addresses,
+    victimStakes: options.victimStakes ?? createVictimStakeReader(reader, options.addresses.GhostCore),
+  });
+  const stats: IngesterStats = {
+    state: 'starting',
+    chainHead: null,
+    lastBlock: null,
+    lagBlocks: null,
+    lagSeconds: null,
+    eventsAppended: 0,
+    eventsPerSecond: 0,
+    reorgs: 0,
+    rpcErrors: 0,
+    conflicts: 0,
+    lastSequence: 0,
+    streamDrift: [],
+    error: null,
+  };
+  const rate = new RateMeter();
+  let stopped = false;
+  let resolveDone!: () => void;
+  let rejectDone!: (e: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  done.catch(() => {});
+  let loop: Promise<void> | null = null;
+
+  async function genesis(): Promise<Anchor> {
+    if (options.startBlock === 0) return { number: -1, hash: `0x${'0'.repeat(64)}` };
+    const header = await reader.header(options.startBlock - 1);
+    if (!header) throw new NotYetAvailable(`start block ${options.startBlock - 1} not available`);
+    return { number: header.number, hash: header.hash };
+  }
+
+  const fetchAhead = options.fetchAhead ?? 4;
+  const appendsAhead = options.appendsAhead ?? 2;
+
+  async function run(appender: Appender): Promise<void> {
+    let needResync = true;
+    let attempt = 0;
+    let anchor: Anchor | null = null;
+    let nextFrom = options.startBlock;
+    let skip: Position | null = null;
+    let expectFromHash: string | undefined;
+    // Ranges being fetched ahead of the one being built, each extending the one before it (its anchor is the
+    // previous range's end), so the RPC works while this process decodes and publishes.
+    let ahead: { from: number; to: number; promise: Promise<Segment> }[] = [];
+    // Earlier segments' appends, still waiting for acks while this one is fetched and dispatched.
+    let inflight: Promise<void>[] = [];
+    const settle = async (keep = 0) => {
+      while (inflight.length > keep) await inflight.shift()!;
+    };
+    const discard = async () => {
+      ahead = [];
+      const pending = inflight;
+      inflight = [];
+      for (const p of pending) await p.catch(() => {});
+    };
+
+    while (!stopped) {
+      try {
+        if (needResync) {
+          await discard();
+          await appender.sync();
+          const result = await resyncFromStream({
+            jsm: appender_jsm,
+            streamName: options.streamName,
+            subjects,
+            chainId: options.chainId,
+            maxReorgDepth,
+            isCanonical: async (number, hash) => (await reader.header(number))?.hash === hash,
+            genesis,
+          });
+          if (result.notice) {
+            await appender.append([result.notice]);
+            stats.reorgs++;
+            logger.warn(
+              {
+                ancestor: result.notice.commonAncestor,
+                depth: result.notice.depth,
+                orphaned: result.notice.orphanedSequences.length,
+              },
+              'reorg: orphaned events named in a notice; canonical events follow',
+            );
+          }
+          const position = result.position;
+          if (position === null) {
+            const g = await genesis();
+            anchor = g.number < 0 ? null : g;
+            nextFrom = options.startBlock;
+            skip = null;
+            expectFromHash = undefined;
+          } else if (position.afterLogIndex === null) {
+            anchor = position;
+            nextFrom = position.number + 1;
+            skip = null;
+            expectFromHash = undefined;
+          } else {
+            // Part of this block is in the stream: read it again, skip what is there, and make sure it is
+            // still the same block.
+            const header = await reader.header(position.number);
+            if (!header) throw new NotYetAvailable(`block ${position.number} not available`);
+            anchor = position.number === 0 ? null : { number: position.number - 1, hash: header.parentHash };
+            nextFrom = position.number;
+            skip = position;
+            expectFromHash = position.hash;
+          }
+          stats.lastBlock = position?.number ?? null;
+          needResync = false;
+        }
+
+        const head = heads.latest !== null && heads.latest >= nextFrom ? heads.latest : await reader.head();
+        stats.chainHead = Math.max(stats.chainHead ?? 0, head);
+        const target = head - confirmations;
+        if (nextFrom > target) {
+          await settle();
+          stats.state = 'live';
+          stats.lagBlocks = Math.max(0, head - (stats.lastBlock ?? head));
+          stats.lagSeconds = 0;
+          await heads.wait();
+          continue;
+        }
+        stats.state = target - nextFrom > 2 ? 'backfill' : 'live';
+
+        const to = Math.min(target, nextFrom + sizer.size - 1);
+        const t0 = performance.now();
+        let segment: Segment;
+        if (ahead[0]?.from === nextFrom) segment = await ahead.shift()!.promise;
+        else {
+          ahead = [];
+          segment = await fetchSegment(reader, {
+            from: nextFrom,
+            to,
+            anchor,
+            expectFromHash,
+            knownHeader: heads.header(nextFrom),
+          });
+        }
+        const t1 = performance.now();
+        sizer.observed(segment.to - segment.from + 1, segment.logs.length);
+
+        // Fetch the next ranges while this one is built and appended: backfill is bound by whichever is slower.
+        let tail: { to: number; promise: Promise<Segment> } = ahead.at(-1) ?? {
+          to: segment.to,
+          promise: Promise.resolve(segment),
+        };
+        while (ahead.length < fetchAhead && tail.to < target) {
+          const from = tail.to + 1;
+          const rangeTo = Math.min(target, from + sizer.size - 1);
+          const promise = tail.promise.then((previous) =>
+            fetchSegment(reader, { from, to: rangeTo, anchor: previous.end }),
+          );
+          promise.catch(() => {});
+          tail = { to: rangeTo, promise };
+          ahead.push({ from, to: rangeTo, promise });
+        }
+
+        const envelopes = await build(segment, skip);
+        const t2 = performance.now();
+
+        const appended = appender.append(envelopes).then(() => {
+          logger.debug(
+            {
+              from: segment.from,
+              to: segment.to,
+              events: envelopes.length,
+              fetchMs: Math.round(t1 - t0),
+              buildMs: Math.round(t2 - t1),
+              appendMs: Math.round(performance.now() - t2),
+            },
+            'segment appended',
+          );
+          countAppended();
+          stats.lastSequence = appender.lastSequence;
+          stats.lastBlock = segment.to;
+          stats.lagBlocks = Math.max(0, head - segment.to);
+          stats.lagSeconds = Math.max(0, (Date.now() - segment.end.timestamp * 1000) / 1000);
+        });
+        appended.catch(() => {});
+        inflight.push(appended);
+        await settle(appendsAhead);
+        anchor = segment.end;
+        nextFrom = segment.to + 1;
+        skip = null;
+        expectFromHash = undefined;
+        attempt = 0;
+      } catch (error) {
+        await discard();
+        if (stopped) break;
+        if (error instanceof ReorgTooDeep) throw error;
+        if (error instanceof ReorgDetected) {
+          logger.warn(
+            { reason: error.message },
+            'chain moved under a published block: resyncing from the stream',
+          );
+          needResync = true;
+          continue;
+        }
+        if (error instanceof AppendConflict) {
+          stats.conflicts++;
+          logger.warn({ reason: error.message }, 'stream changed under us: resyncing from the stream');
+          needResync = true;
+          await sleep(50 + Math.random() * 200);
+          continue;
+        }
+        if (error instanceof RpcError && error.kind === 'range') {
+          sizer.tooLarge();
+          logger.info({ size: sizer.size }, 'RPC refused the log range: splitting');
+          continue;
+        }
+        stats.rpcErrors++;
+        // Capped low: after a NATS or RPC outage the ingester should be appending again within ~2 s of recovery.
+        const delay = backoffMs(attempt++, 100, 2_000);
+        const level = attempt > 5 ? 'error' : 'warn';
+        logger[level](
+          { err: (error as Error).message, kind: (error as { kind?: string }).kind, retryInMs: delay },
+          error instanceof LogDecodeError ? 'log did not decode: retrying, nothing published' : 'retrying',
+        );
+        // Anything not understood might have left the stream ahead of what we think: resync before writing.
+        if (!(error instanceof RpcError) && !(error instanceof NotYetAvailable)) needResync = true;
+        await sleep(delay);
+      }
+    }
+  }
+
+  let appender: Appender | null = null;
+  /** Chain events the stream acknowledged, whole segments or not (a conflict can cut one short). */
+  function countAppended(): void {
+    const landed = appender?.chainEventsAppended ?? 0;
+    if (landed > stats.eventsAppended) {
+      rate.add(landed - stats.eventsAppended);
+      stats.eventsAppended = landed;
+    }
+  }
+
+  let appender_jsm: Awaited<ReturnType<typeof jetstreamManager>>;
+
+  return {
+    done,
+    stats: () => {
+      countAppended();
+      return { ...stats, eventsPerSecond: rate.perSecond() };
+    },
+    async start() {
+      appender_jsm = await jetstreamManager(options.nc);
+      const ensured = await ensureStream(
+        appender_jsm,
+        streamConfigFor({
+          name: options.streamName,
+          subjectRoot: subjects.root,
+          replicas: options.streamReplicas,
+        }),
+      );
+      stats.streamDrift = ensured.drift;
+      if (ensured.drift.length > 0) {
+        logger.error(
+          { drift: ensured.drift, stream: options.streamName },
+          'stream config drift: not changing it, fix it with the NATS CLI',
+        );
+      }
+      if (ensured.created)
+        logger.info({ stream: options.streamName, subjects: ensured.info.config.subjects }, 'stream created');
+      const rpcChainId = await reader.chainId();
+      if (rpcChainId !== options.chainId) {
+        throw new Error(`RPC serves chain ${rpcChainId}, configured CHAIN_ID is ${options.chainId}`);
+      }
+      appender = new Appender(
+        jetstream(options.nc),
+        appender_jsm,
+        options.streamName,
+        subjects,
+        options.maxInFlight,
+      );
+      heads.start();
+      loop = run(appender)
+        .then(() => {
+          stats.state = 'stopped';
+          resolveDone();
+        })
+        .catch((error: Error) => {
+          stats.state = 'failed';
+          stats.error = error.message;
+          logger.fatal({ err: error.message }, 'ingester stopped');
+          heads.stop();
+          rejectDone(error);
+        });
+    },
+    async stop() {
+      stopped = true;
+      heads.stop();
+      await loop?.catch(() => {});
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Exponentially weighted events/s; reading it decays the rate so that an idle ingester reads near 0. */
+class RateMeter {
+  #rate = 0;
+  #last = performance.now();
+  #pending = 0;
+  add(count: number): void {
+    this.#pending += count;
+    this.#tick();
+  }
+  perSecond(): number {
+    this.#tick();
+    return Math.round(this.#rate);
+  }
+  #tick(): void {
+    const now = performance.now();
+    const dt = (now - this.#last) / 1000;
+    if (dt < 0.05) return;
+    const alpha = 1 - Math.exp(-dt / 10);
+    this.#rate += alpha * (this.#pending / dt - this.#rate);
+    this.#pending = 0;
+    this.#last = now;
+  }
+}

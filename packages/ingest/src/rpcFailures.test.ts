@@ -1,0 +1,185 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger } from '@ghostnet/logger';
+import {
+  type Anvil,
+  canonicalChainEvents,
+  createTestStream,
+  deployLogEmitters,
+  type EmitterChain,
+  readStream,
+  startAnvil,
+  type TestStream,
+  waitFor,
+} from '@ghostnet/test';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIngester } from './ingester.ts';
+
+/**
+ * A JSON-RPC proxy in front of anvil that, while `chaos` is on, answers a share of requests with each kind of
+ * failure a real provider produces: 500s, 429s, hangs, non-JSON bodies, JSON-RPC errors, "range too large",
+ * and well-formed answers with corrupted content.
+ */
+function startFlakyProxy(target: string) {
+  const state = { chaos: true, failures: {} as Record<string, number> };
+  const count = (kind: string) => {
+    state.failures[kind] = (state.failures[kind] ?? 0) + 1;
+  };
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString();
+    const request = JSON.parse(body);
+    const first = Array.isArray(request) ? request[0] : request;
+    const roll = Math.random();
+    if (state.chaos) {
+      if (roll < 0.1) {
+        count('http500');
+        res.writeHead(500).end('upstream exploded');
+        return;
+      }
+      if (roll < 0.15) {
+        count('http429');
+        res.writeHead(429).end();
+        return;
+      }
+      if (roll < 0.2) {
+        count('hang');
+        setTimeout(() => res.destroy(), 1_500);
+        return;
+      }
+      if (roll < 0.25) {
+        count('notJson');
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<html>bad gateway</html>');
+        return;
+      }
+      if (roll < 0.3) {
+        count('rpcError');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: first.id,
+            error: { code: -32000, message: 'header not found' },
+          }),
+        );
+        return;
+      }
+      if (first.method === 'eth_getLogs' && first.params[0].fromBlock && roll < 0.5) {
+        const span =
+          Number.parseInt(first.params[0].toBlock, 16) - Number.parseInt(first.params[0].fromBlock, 16);
+        if (span > 3) {
+          count('rangeTooLarge');
+          res.writeHead(200, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              jsonrpc: '2.0',
+              id: first.id,
+              error: { code: -32005, message: 'query exceeds max block range 3' },
+            }),
+          );
+          return;
+        }
+      }
+    }
+    const upstream = await fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    let text = await upstream.text();
+    if (state.chaos && first.method === 'eth_getLogs' && roll > 0.9) {
+      // Well-formed but wrong: a log whose data is cut short, or whose block hash belongs to no block.
+      const parsed = JSON.parse(text);
+      if (Array.isArray(parsed.result) && parsed.result.length > 0) {
+        const victim = parsed.result[Math.floor(Math.random() * parsed.result.length)];
+        if (roll > 0.95) victim.data = victim.data.slice(0, -64);
+        else victim.blockHash = `0x${'ee'.repeat(32)}`;
+        count('corrupted');
+        text = JSON.stringify(parsed);
+      }
+    }
+    res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(text);
+  });
+  return new Promise<{ url: string; state: typeof state; close: () => Promise<void> }>((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        state,
+        close: () => new Promise((r) => server.close(() => r())),
+      });
+    });
+  });
+}
+
+let anvil: Anvil;
+let chain: EmitterChain;
+let stream: TestStream;
+beforeAll(async () => {
+  anvil = await startAnvil();
+  chain = await deployLogEmitters(anvil.rpcUrl);
+  stream = await createTestStream({ chainId: anvil.chainId });
+});
+afterAll(async () => {
+  await stream?.destroy();
+  await anvil?.stop();
+});
+
+describe('ingester behind a failing RPC', () => {
+  it('is delayed, never corrupted, by failures, timeouts, garbage and range errors', async () => {
+    for (let i = 0; i < 6; i++) await chain.burstBlock(3, 30, 700 + i);
+    const proxy = await startFlakyProxy(anvil.rpcUrl);
+    const ingester = createIngester({
+      rpcUrl: proxy.url,
+      chainId: anvil.chainId,
+      addresses: { GhostCore: chain.ghostCore, TraceScan: chain.traceScan },
+      startBlock: chain.deployBlock,
+      nc: stream.nc,
+      streamName: stream.name,
+      subjectPrefix: stream.prefix,
+      rpcTimeoutMs: 500,
+      pollIntervalMs: 100,
+      logger: createLogger({ name: 'flaky', level: 'silent' }),
+    });
+    await ingester.start();
+    try {
+      // Keep traffic flowing until every kind of failure has hit the ingester a few times (bounded).
+      const kinds = ['http500', 'http429', 'hang', 'notJson', 'rpcError', 'rangeTooLarge', 'corrupted'];
+      const deadline = Date.now() + 60_000;
+      for (let i = 0; Date.now() < deadline; i++) {
+        if (kinds.every((k) => (proxy.state.failures[k] ?? 0) >= 2)) break;
+        await chain.burst(5, 800 + i);
+        if (i % 10 === 0) await chain.burstBlock(2, 5, 900 + i);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Every message appended while the proxy misbehaved must already be right.
+      const during = canonicalChainEvents(await readStream(stream.js, stream.jsm, stream.name)).map(
+        (s) => s.message.id,
+      );
+      const expected = (await chain.logs()).map((l) => `${anvil.chainId}:${l.blockHash}:${l.logIndex}`);
+      expect(during).toEqual(expected.slice(0, during.length));
+      proxy.state.chaos = false;
+
+      let ids: string[] = [];
+      await waitFor('stream to catch up', async () => {
+        ids = canonicalChainEvents(await readStream(stream.js, stream.jsm, stream.name)).map(
+          (s) => s.message.id,
+        );
+        return ids.length === expected.length;
+      }).catch(() => {});
+      expect(ids).toEqual(expected);
+      const raw = await readStream(stream.js, stream.jsm, stream.name);
+      expect(raw.every((s) => s.message.kind === 'chain')).toBe(true);
+      const failures = proxy.state.failures;
+      console.log(
+        'injected failures:',
+        JSON.stringify(failures),
+        'rpc errors seen:',
+        ingester.stats().rpcErrors,
+      );
+      for (const kind of kinds) expect(failures[kind] ?? 0, kind).toBeGreaterThan(0);
+    } finally {
+      await ingester.stop();
+      await proxy.close();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,75 @@
+import {
+  type ChainEnvelope,
+  createLogDecoder,
+  decodeVictims,
+  EVENT_PLANS,
+  type LogContext,
+} from '@ghostnet/events';
+import type { RpcTransaction } from '../rpc/schemas.ts';
+import { NotYetAvailable, type Position, type Segment } from './segment.ts';
+
+/** The topic0 of every event we index: the log filter asks the node for nothing else. */
+export const INDEXED_TOPICS = [...EVENT_PLANS.keys()];
+
+/** Each victim's stake at the block of their death (the contract keeps dead positions readable). */
+export type VictimStakes = (victims: string[], blockHash: string) => Promise<string[]>;
+
+export interface EnvelopeBuilderOptions {
+  chainId: number;
+  addresses: { GhostCore: string; TraceScan: string };
+  victimStakes: VictimStakes;
+  now?: () => number;
+}
+
+/**
+ * Turns a fetched segment into envelopes, adding what logs lack: block time, sender, a scan's victims (from the
+ * submitDeaths input) with their stakes, and ScanFinalized's survivor count (from the SurvivorsUpdated log just
+ * before it in the same transaction). Logs at or before `skip` are already in the stream and are not returned,
+ * but are still read so that a resume in the middle of a transaction enriches the rest the same way.
+ */
+export function createEnvelopeBuilder(options: EnvelopeBuilderOptions) {
+  const decode = createLogDecoder({ chainId: options.chainId, addresses: options.addresses });
+  const now = options.now ?? Date.now;
+  const traceScan = options.addresses.TraceScan.toLowerCase();
+
+  return async function build(segment: Segment, skip: Position | null): Promise<ChainEnvelope[]> {
+    const out: ChainEnvelope[] = [];
+    const txIndex = new Map<string, RpcTransaction>();
+    const survivorsByTx = new Map<string, string>();
+    const observedAt = now();
+    for (const block of segment.blocks.values())
+      for (const tx of block.transactions) txIndex.set(tx.hash, tx);
+
+    for (const log of segment.logs) {
+      const block = segment.blocks.get(log.blockNumber)!;
+      const tx = txIndex.get(log.transactionHash);
+      if (!tx)
+        throw new NotYetAvailable(`transaction ${log.transactionHash} missing from block ${block.number}`);
+      const topic0 = log.topics[0];
+      const name = topic0 ? EVENT_PLANS.get(topic0)?.name : undefined;
+      const context: LogContext = { blockTimestampMs: block.timestamp * 1000, txFrom: tx.from, observedAt };
+      if (name === 'DeathsSubmitted') {
+        const victims = decodeVictims(tx.input, tx.to, traceScan);
+        const stakes = await options.victimStakes(victims, block.hash);
+        context.enrichment = { victims: victims.map((address, i) => ({ address, amountLost: stakes[i]! })) };
+      } else if (name === 'ScanFinalized') {
+        const survivors = survivorsByTx.get(tx.hash);
+        if (survivors === undefined) {
+          throw new NotYetAvailable(`ScanFinalized in ${tx.hash} without a SurvivorsUpdated before it`);
+        }
+        context.enrichment = { survivors };
+      }
+      const envelope = decode(log, context);
+      if (envelope.name === 'SurvivorsUpdated') survivorsByTx.set(tx.hash, envelope.args.count);
+      const skipped =
+        skip !== null &&
+        (log.blockNumber < skip.number ||
+          (log.blockNumber === skip.number &&
+            skip.afterLogIndex !== null &&
+            log.logIndex <= skip.afterLogIndex) ||
+          (log.blockNumber === skip.number && skip.afterLogIndex === null));
+      if (!skipped) out.push(envelope);
+    }
+    return out;
+  };
+}

@@ -1,0 +1,5 @@
+export * from './cli/index.ts';
+export * from './projections/index.ts';
+export * from './read/index.ts';
+export * from './runtime/index.ts';
+export * from './time.ts';

@@ -1,0 +1,48 @@
+import { sql } from '@ghostnet/db';
+import { AppEnvelope, CHAIN_EVENT_NAMES, toFeedEvents } from '@ghostnet/events';
+import type { ProjectedMessage, Projection } from '../runtime/types.ts';
+import { playersOf } from './common.ts';
+
+const APP_EVENT_NAMES = AppEnvelope.options.map((o) => o.shape.name.value);
+
+function levelOf(message: ProjectedMessage['message']): string | null {
+  if (message.kind !== 'chain') return null;
+  const args = message.args as { level?: string; sourceLevel?: string };
+  return args.level ?? args.sourceLevel ?? null;
+}
+
+/** `feed`: every chain and app event, as appended, for history pages and the recent feed. */
+export const feedProjection: Projection = {
+  name: 'feed',
+  codeVersion: 1,
+  ddl: 'projection_ddl_feed_v1',
+  appendOnly: { events: 'sequence' },
+  accepts: new Set<string>([...CHAIN_EVENT_NAMES, ...APP_EVENT_NAMES]),
+  async apply(tx, messages) {
+    const rows = messages.map(({ sequence, message }) => {
+      const players = playersOf(message);
+      const chain = message.kind === 'chain' ? message : null;
+      return [
+        sequence,
+        message.kind,
+        message.name,
+        message.id,
+        chain ? chain.block.number : null,
+        chain ? chain.block.hash : null,
+        chain ? chain.tx.hash : null,
+        chain ? chain.logIndex : null,
+        players.length === 1 ? players[0]! : null,
+        levelOf(message),
+        chain ? chain.block.timestamp : message.kind === 'app' ? message.occurredAt : 0,
+        toFeedEvents(message).length > 0,
+        JSON.stringify(message),
+      ];
+    });
+    await tx.query(sql.unsafe`
+      INSERT INTO events (sequence, kind, name, event_id, block_number, block_hash, tx_hash, log_index, address,
+                          level, occurred_at, in_feed, payload)
+      SELECT s, k, n, i, bn, bh, th, li, a, l, ms_to_ts(t), f, p::jsonb
+      FROM ${sql.unnest(rows, ['int8', 'text', 'text', 'text', 'int8', 'text', 'text', 'int4', 'text', 'text', 'int8', 'bool', 'text'])}
+        AS x(s, k, n, i, bn, bh, th, li, a, l, t, f, p)`);
+  },
+};

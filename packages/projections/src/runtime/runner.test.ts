@@ -1,0 +1,371 @@
+import { sql } from '@ghostnet/db';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { runProjectionsCommand } from '../cli/commands.ts';
+import {
+  crewsProjection,
+  feedProjection,
+  gameProjection,
+  leaderboardsProjection,
+  scansProjection,
+} from '../projections/index.ts';
+import {
+  readLeaderboard,
+  readLevelStats,
+  readPosition,
+  readRecentFeed,
+  readSnapshot,
+  readUser,
+} from '../read/index.ts';
+import {
+  activeSchemas,
+  checkpoints,
+  createHarness,
+  dumpAll,
+  dumpSchema,
+  type Harness,
+} from '../testing/harness.ts';
+import { reorgNotice, SyntheticGame } from '../testing/synthetic.ts';
+import type { ProjectionRunner } from './runner.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.cleanup();
+  h = undefined;
+});
+
+describe('projection runner', () => {
+  it('projects a stream into tables that match the game, with reads that name their sequence', async () => {
+    h = await createHarness();
+    const game = new SyntheticGame({
+      secondsPerTx: 30,
+      seed: 7,
+      players: 120,
+      capacity: 25,
+      resetEvery: 150,
+    });
+    const events = game.take(3_000);
+    const seqs = await h.publish(events);
+    const last = seqs[seqs.length - 1]!;
+    const runner = h.runner({ batchSize: 500 });
+    await runner.start();
+    await runner.waitFor(last, 60_000);
+
+    for (const [address, model] of game.positions) {
+      const { position, asOfSequenceId } = await readPosition(h.pool, address);
+      expect(asOfSequenceId).toBe(last);
+      if (model.alive) {
+        expect(position).toMatchObject({
+          address,
+          level: model.level,
+          stakedAmount: model.amount.toString(),
+          ghostStreak: model.streak,
+        });
+      } else {
+        expect(position).toBeNull();
+      }
+    }
+    const levels = await readLevelStats(h.pool);
+    const alive = [...game.positions.values()].filter((p) => p.alive);
+    for (const l of levels.levels) {
+      const here = alive.filter((p) => p.level === l.level);
+      expect(l.operatorCount).toBe(here.length);
+    }
+    const feed = await readRecentFeed(h.pool, { limit: 20 });
+    expect(feed.asOfSequenceId).toBe(last);
+    expect(feed.events.length).toBeGreaterThan(0);
+    expect(feed.events[0]!.sequenceId).toBeLessThanOrEqual(last);
+    const board = await readLeaderboard(h.pool, { type: 'extracted', period: 'all', limit: 10 });
+    expect(board.entries.length).toBeGreaterThan(0);
+    expect(board.asOfSequenceId).toBe(last);
+    const first = board.entries[0]!;
+    const user = await readUser(h.pool, first.address);
+    expect(user.user?.totalExtracted).toBe(first.value);
+    const snapshot = await readSnapshot(h.pool, { address: first.address });
+    expect(snapshot.sequence).toBe(last);
+    expect(snapshot.levels).toHaveLength(5);
+    expect(snapshot.recentFeed.every((e) => e.sequenceId <= snapshot.sequence)).toBe(true);
+
+    const stats = runner.stats();
+    expect(stats.workers.map((w) => w.projection).sort()).toEqual([
+      'crews',
+      'feed',
+      'game',
+      'leaderboards',
+      'scans',
+    ]);
+    expect(stats.workers.every((w) => w.lastSequence === last && w.state === 'running')).toBe(true);
+    const dump = await dumpAll(h.pool);
+    expect(dump.feed!.events!.length).toBeGreaterThan(2_900);
+  });
+});
+
+describe('poison messages', () => {
+  it('a malformed message stops the projections that read it, naming its sequence; the others go on', async () => {
+    h = await createHarness();
+    const game = new SyntheticGame({ secondsPerTx: 30, seed: 3, players: 60 });
+    await h.publish(game.take(400));
+    const bad = await h.stream.js.publish(
+      h.stream.subjects.chain('JackedIn'),
+      '{"v":1,"kind":"chain","name":"JackedIn"}',
+    );
+    const seqs = await h.publish(game.take(400));
+    const last = seqs[seqs.length - 1]!;
+    const runner = h.runner();
+    await runner.start();
+    await waitFor(
+      () => runner.stats().workers.filter((w) => w.state === 'failed').length === 4,
+      40_000,
+      () => runner.stats(),
+    );
+    const byName = Object.fromEntries(runner.stats().workers.map((w) => [w.projection, w]));
+    for (const name of ['feed', 'game', 'leaderboards', 'crews']) {
+      expect(byName[name]!.failure?.sequence).toBe(bad.seq);
+      expect(byName[name]!.failure?.reason).toMatch(/malformed message on .*JackedIn/);
+      expect(byName[name]!.lastSequence).toBe(bad.seq - 1);
+    }
+    // scans does not read JackedIn: it passes over the message and reaches the end.
+    const scans = () => runner.stats().workers.find((w) => w.projection === 'scans')!;
+    await waitFor(
+      () => scans().lastSequence === last,
+      40_000,
+      () => ({ last, workers: runner.stats().workers }),
+    );
+    expect(scans().state).toBe('running');
+    const failed = await h.pool.anyFirst(
+      sql.type(
+        z.object({ s: z.number() }),
+      )`SELECT failed_sequence AS s FROM projection_versions WHERE failed_sequence IS NOT NULL`,
+    );
+    expect(failed).toEqual([bad.seq, bad.seq, bad.seq, bad.seq]);
+    // Never skipped: a restarted runner stays stopped at the same place.
+    await runner.stop();
+    const again = h.runner();
+    await again.start();
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await checkpoints(h.pool)).game).toBe(bad.seq - 1);
+    expect(again.stats().workers.map((w) => w.projection)).toEqual(['scans']);
+  });
+
+  it('a well-formed event a projection cannot apply stops that projection at its sequence', async () => {
+    h = await createHarness();
+    const game = new SyntheticGame({ secondsPerTx: 30, seed: 4, players: 60 });
+    await h.publish(game.take(300));
+    const stranger = `0x${'5'.repeat(40)}`;
+    const [orphanStake] = await h.publish([
+      {
+        ...game.take(1)[0]!,
+        name: 'StakeAdded',
+        contract: 'GhostCore',
+        args: { user: stranger, amount: '5', newTotal: '5' },
+        id: `31337:0x${'9'.repeat(64)}:0`,
+      } as never,
+    ]);
+    const seqs = await h.publish(game.take(300));
+    const runner = h.runner({ batchSize: 200 });
+    await runner.start();
+    await waitFor(() => runner.stats().workers.filter((w) => w.state === 'failed').length === 2);
+    const failed = runner.stats().workers.filter((w) => w.state === 'failed');
+    expect(failed.map((w) => w.projection).sort()).toEqual(['game', 'leaderboards']);
+    for (const w of failed) {
+      expect(w.failure?.sequence).toBe(orphanStake);
+      expect(w.failure?.reason).toMatch(/StakeAdded for 0x5{40}, who has no live position/);
+      expect(w.lastSequence).toBe(orphanStake! - 1);
+    }
+    await runner.waitFor(seqs[seqs.length - 1]!, 30_000);
+  });
+});
+
+describe('reorgs', () => {
+  async function reorgStream(target: Harness, live?: ProjectionRunner) {
+    const game = new SyntheticGame({ secondsPerTx: 30, seed: 11, players: 80, capacity: 20, resetEvery: 60 });
+    await target.publish(game.take(600));
+    const ancestor = game.fork('canonical', 99);
+    const orphaned = await target.publish(game.take(120));
+    if (live) await live.waitFor(orphaned[orphaned.length - 1]!, 30_000);
+    await target.publish([reorgNotice(31337, orphaned, 1)]);
+    const after = await target.publish(ancestor.take(300));
+    return { canonical: ancestor, last: after[after.length - 1]! };
+  }
+
+  it('orphaned events are taken back (undo log near the head, rebuild beyond it); tables equal a replay of the canonical history', async () => {
+    h = await createHarness();
+    const live = h.runner({ batchSize: 50 });
+    await live.start();
+    const { canonical, last } = await reorgStream(h, live);
+    await live.waitFor(last, 60_000);
+    expect(live.stats().workers.every((w) => w.reorgs.undone === 1 && w.reorgs.rebuilt === 0)).toBe(true);
+    for (const [address, model] of canonical.positions) {
+      const { position } = await readPosition(h.pool, address);
+      if (model.alive)
+        expect(position).toMatchObject({ stakedAmount: model.amount.toString(), ghostStreak: model.streak });
+      else expect(position).toBeNull();
+    }
+    const liveDump = await dumpAll(h.pool);
+
+    // The same stream from sequence 1 with no undo log: orphans applied, then the generation rebuilt.
+    const replay = await createHarness({ stream: h.stream, shareStream: true });
+    try {
+      const runner = replay.runner({ undoWindow: 0 });
+      await runner.start();
+      await runner.waitFor(last, 60_000);
+      expect(runner.stats().workers.every((w) => w.reorgs.rebuilt === 1)).toBe(true);
+      expectSameTables(await dumpAll(replay.pool), liveDump);
+    } finally {
+      await replay.cleanup();
+    }
+
+    // A stream that only ever had the canonical events: same tables, sequence-numbered columns aside.
+    const clean = await createHarness();
+    try {
+      const game = new SyntheticGame({
+        secondsPerTx: 30,
+        seed: 11,
+        players: 80,
+        capacity: 20,
+        resetEvery: 60,
+      });
+      const prefix = game.take(600);
+      const ancestor = game.fork('canonical', 99);
+      game.take(120);
+      const seqs = await clean.publish([...prefix, ...ancestor.take(300)]);
+      const runner = clean.runner();
+      await runner.start();
+      await runner.waitFor(seqs[seqs.length - 1]!, 60_000);
+      const drop = /(^|_)seq$|^sequence$|^id$|^position_id$/;
+      expect(await dumpAll(clean.pool, { dropColumns: drop })).toEqual(
+        await dumpAll(h.pool, { dropColumns: drop }),
+      );
+    } finally {
+      await clean.cleanup();
+    }
+  });
+});
+
+describe('generations', () => {
+  it('rebuilds a projection beside the live one from sequence 1 and switches readers when caught up', async () => {
+    h = await createHarness();
+    const game = new SyntheticGame({ secondsPerTx: 30, seed: 21, players: 80 });
+    const seqs = await h.publish(game.take(1_500));
+    const runner = h.runner({ retiredGraceMs: 300 });
+    await runner.start();
+    await runner.waitFor(seqs[seqs.length - 1]!, 60_000);
+    const before = await dumpSchema(h.pool, 'game_v1');
+    // The operator's command: `projections rebuild game` (the running projector does the work).
+    const out: string[] = [];
+    const ctx = {
+      pool: h.pool,
+      jsm: h.stream.jsm,
+      streamName: h.stream.name,
+      out: (l: string) => out.push(l),
+    };
+    expect(await runProjectionsCommand(['rebuild', 'game'], ctx)).toBe(0);
+    expect(out).toEqual(['game v2 is building; the projectors build it from sequence 1']);
+    expect(await runProjectionsCommand(['rebuild', 'game'], ctx).catch((e: Error) => e.message)).toMatch(
+      /game v2 is already building/,
+    );
+    await waitFor(async () => (await activeSchemas(h!.pool)).game === 'game_v2', 60_000);
+    // Built from sequence 1 beside v1, identical to it; readers now read v2, and follow new events.
+    expect(await dumpSchema(h.pool, 'game_v2')).toEqual(before);
+    out.length = 0;
+    await runProjectionsCommand(['list'], ctx);
+    expect(out.join('\n')).toMatch(/game\s+v2\s+v1 retired, v2 active/);
+    const more = await h.publish(game.take(300));
+    await runner.waitFor(more[more.length - 1]!, 30_000);
+    const { asOfSequenceId } = await readLevelStats(h.pool);
+    expect(asOfSequenceId).toBe(more[more.length - 1]);
+    // The retired generation is dropped after its grace period.
+    await waitFor(async () => !(await schemaExists(h!.pool, 'game_v1')), 30_000);
+  });
+
+  it('a projection added while the others run catches up from sequence 1 without pausing them', async () => {
+    h = await createHarness();
+    const game = new SyntheticGame({ secondsPerTx: 30, seed: 31, players: 200 });
+    const backlog = await h.publish(game.take(8_000));
+    const others = [feedProjection, gameProjection, scansProjection, leaderboardsProjection];
+    const commits: { projection: string; at: number; last: number }[] = [];
+    const runner = h.runner({
+      projections: others,
+      onBatch: (b) => commits.push({ projection: b.projection, at: b.committedAt, last: b.lastSequence }),
+    });
+    await runner.start();
+    await runner.waitFor(backlog[backlog.length - 1]!, 90_000);
+    let publishing = true;
+    const live = (async () => {
+      while (publishing) {
+        await h!.publish(game.take(20));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    const addedAt = Date.now();
+    await runner.add(crewsProjection);
+    await waitFor(
+      () =>
+        (runner.stats().workers.find((w) => w.projection === 'crews')?.lastSequence ?? 0) >=
+        backlog[backlog.length - 1]!,
+      90_000,
+    );
+    const caughtUpAt = Date.now();
+    publishing = false;
+    await live;
+    // While crews caught up (8k events, several batches), game kept committing the live events: its commits
+    // interleave with crews' catch-up batches. A runner that paused the others would show none in between.
+    const crews = commits.filter((c) => c.projection === 'crews' && c.at >= addedAt);
+    expect(crews.length).toBeGreaterThan(3);
+    const from = crews[0]!.at;
+    const to = crews.find((c) => c.last >= backlog[backlog.length - 1]!)!.at;
+    const during = commits.filter((c) => c.projection === 'game' && c.at > from && c.at < to);
+    expect(during.length).toBeGreaterThanOrEqual(2);
+    expect(during.every((c) => c.last > backlog[backlog.length - 1]!)).toBe(true);
+    // And no stall of game longer than half the catch-up (or 1.5 s, whichever is longer: CI machines pause).
+    const game_ = commits
+      .filter((c) => c.projection === 'game' && c.at >= addedAt && c.at <= caughtUpAt)
+      .map((c) => c.at);
+    const gaps = game_.slice(1).map((t, i) => t - game_[i]!);
+    expect(Math.max(...gaps, game_[0]! - addedAt)).toBeLessThan(Math.max(1_500, (caughtUpAt - addedAt) / 2));
+  });
+});
+
+/** toEqual, with the first differing rows of each table in the message (the dumps are too big to diff). */
+function expectSameTables(
+  actual: Record<string, Record<string, string[]>>,
+  expected: Record<string, Record<string, string[]>>,
+) {
+  const problems: string[] = [];
+  for (const projection of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
+    for (const table of new Set([
+      ...Object.keys(actual[projection] ?? {}),
+      ...Object.keys(expected[projection] ?? {}),
+    ])) {
+      const a = actual[projection]?.[table] ?? [];
+      const e = expected[projection]?.[table] ?? [];
+      const onlyA = a.filter((r) => !e.includes(r));
+      const onlyE = e.filter((r) => !a.includes(r));
+      if (onlyA.length || onlyE.length || a.length !== e.length) {
+        problems.push(
+          `${projection}.${table}: ${a.length} vs ${e.length} rows\n  + ${onlyA.slice(0, 2).join('\n  + ')}\n  - ${onlyE.slice(0, 2).join('\n  - ')}`,
+        );
+      }
+    }
+  }
+  expect(problems.join('\n')).toBe('');
+}
+
+async function schemaExists(pool: Harness['pool'], schema: string): Promise<boolean> {
+  const n = await pool.oneFirst(sql.type(z.object({ n: z.number() }))`
+    SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = ${schema}`);
+  return n > 0;
+}
+
+async function waitFor(
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs = 40_000,
+  describe: () => unknown = () => '',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(describe())}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,4 @@
+export * from './connect.ts';
+export * from './ensureStream.ts';
+export * from './readRange.ts';
+export * from './streamConfig.ts';
