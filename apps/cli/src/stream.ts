@@ -1,6 +1,6 @@
 import { createSubjects, parseStreamMessage } from '@ghostnet/events';
 import { createChainReader, createRpcClient, resyncFromStream } from '@ghostnet/ingest';
-import { epochOf } from '@ghostnet/stream';
+import { epochOf, orderedConsumer } from '@ghostnet/stream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { CliEnv } from './env.ts';
 
@@ -53,7 +53,7 @@ export async function replay(
   const info = await jsm.streams.info(env.STREAM_NAME);
   const last = Math.min(range.to ?? info.state.last_seq, info.state.last_seq);
   if (range.from > last) return 0;
-  const consumer = await js.consumers.get(env.STREAM_NAME, { opt_start_seq: range.from });
+  const consumer = await orderedConsumer(js, env.STREAM_NAME, { opt_start_seq: range.from });
   let printed = 0;
   while (true) {
     const batch = await consumer.fetch({

@@ -1,4 +1,5 @@
 export * from './connect.ts';
 export * from './ensureStream.ts';
+export * from './orderedConsumer.ts';
 export * from './readRange.ts';
 export * from './streamConfig.ts';

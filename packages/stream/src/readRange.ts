@@ -1,4 +1,5 @@
 import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
+import { orderedConsumer } from './orderedConsumer.ts';
 
 export interface RangeMessage {
   seq: number;
@@ -25,7 +26,7 @@ export async function* readRange(
 ): AsyncGenerator<RangeMessage> {
   if (to < from) return;
   const batch = options.batch ?? 1000;
-  const consumer = await js.consumers.get(stream, {
+  const consumer = await orderedConsumer(js, stream, {
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: Math.max(1, from),
   });

@@ -1,6 +1,7 @@
 import { type DatabasePool, sql } from '@ghostnet/db';
 import { AppEnvelope, type Subjects } from '@ghostnet/events';
 import type { Logger } from '@ghostnet/logger';
+import { orderedConsumer } from '@ghostnet/stream';
 import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
 import { z } from 'zod';
 
@@ -153,7 +154,7 @@ export class OutboxPublisher {
   /** Envelope ids already in the stream's app subjects since `since`, with their sequences. */
   async #alreadyInStream(since: Date): Promise<Map<string, number>> {
     const found = new Map<string, number>();
-    const consumer = await this.#o.js.consumers.get(this.#o.streamName, {
+    const consumer = await orderedConsumer(this.#o.js, this.#o.streamName, {
       filter_subjects: this.#o.subjects.appAll,
       deliver_policy: DeliverPolicy.StartTime,
       opt_start_time: since.toISOString(),

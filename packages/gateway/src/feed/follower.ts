@@ -5,7 +5,7 @@ import {
   type StreamMessage,
 } from '@ghostnet/events';
 import type { Logger } from '@ghostnet/logger';
-import { epochOf, isNotFound } from '@ghostnet/stream';
+import { epochOf, isNotFound, orderedConsumer } from '@ghostnet/stream';
 import {
   type ConsumerMessages,
   DeliverPolicy,
@@ -206,10 +206,15 @@ export class StreamFollower {
   }
 
   async #consume(startSeq: number): Promise<void> {
-    const consumer = await this.options.js.consumers.get(this.options.streamName, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: startSeq,
-    });
+    const consumer = await orderedConsumer(
+      this.options.js,
+      this.options.streamName,
+      { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq },
+      {
+        onRetry: (error, attempt) =>
+          this.options.logger.warn({ err: error, attempt }, 'consumer creation unanswered; retrying'),
+      },
+    );
     const messages = await consumer.consume({
       max_messages: 1000,
       // Heartbeats come every expires/2 and two missed ones recreate the consumer: with the default 30 s, losing

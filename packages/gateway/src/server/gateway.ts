@@ -109,6 +109,7 @@ const userTopic = (address: string) => `u/${address}`;
 const decoder = new TextDecoder();
 const REPLAY_WAIT_MS = 5_000;
 const SNAPSHOT_ATTEMPTS = 10;
+const READ_TIMEOUT_MS = 2_000;
 
 export interface GatewayStats {
   instanceId: string;
@@ -143,6 +144,11 @@ export class Gateway {
   #app: TemplatedApp | null = null;
   #listen: us_listen_socket | null = null;
   #js: JetStreamClient | null = null;
+  /**
+   * Reads (the follower, replays) create ephemeral consumers; on a cluster with a dead peer some creations go
+   * unanswered and are retried, so a short timeout there keeps a client's wait short. KV keeps the default.
+   */
+  #readJs: JetStreamClient | null = null;
   #jsm: JetStreamManager | null = null;
   #follower: StreamFollower | null = null;
   #limiter: ConnectionLimiter | null = null;
@@ -170,6 +176,7 @@ export class Gateway {
   async start(): Promise<void> {
     const { nc } = this.options;
     this.#js = jetstream(nc);
+    this.#readJs = jetstream(nc, { timeout: READ_TIMEOUT_MS });
     this.#jsm = await jetstreamManager(nc);
     const kv = await openConnectionsBucket(
       this.#js,
@@ -187,7 +194,7 @@ export class Gateway {
     const app = uWS.App();
     this.#app = app;
     this.#follower = new StreamFollower({
-      js: this.#js,
+      js: this.#readJs,
       jsm: this.#jsm,
       streamName: this.options.streamName,
       subjectRoot: this.options.subjectRoot,
@@ -657,7 +664,7 @@ export class Gateway {
         return;
       }
       const until = follower.window.coveredFrom;
-      for await (const m of readRange(this.#js!, this.options.streamName, cursor + 1, until)) {
+      for await (const m of readRange(this.#readJs!, this.options.streamName, cursor + 1, until)) {
         if (!m.subject.startsWith(`${this.options.subjectRoot}.`)) continue;
         try {
           for (const f of framesOf(
