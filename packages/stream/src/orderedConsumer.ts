@@ -12,8 +12,8 @@ export interface OrderedConsumerRetry {
 /**
  * Creates an ordered consumer, retrying when the JetStream API does not answer. On a cluster, nats-server
  * places an ephemeral R1 consumer on any peer of the stream, a SIGKILLed one included: until the server counts
- * that peer offline (more than a minute, measured on 2.9.10), about one creation in three times out while the
- * next one succeeds. Errors the server did answer with (stream not found, bad config) are thrown at once. A
+ * that peer offline (more than a minute, measured on 2.9.10), a quarter to a third of creations time out while
+ * the next one succeeds. Errors the server did answer with (stream not found, bad config) are thrown at once. A
  * consumer whose creation timed out expires on its own (ordered consumers have a 5 min inactive threshold).
  */
 export async function orderedConsumer(
