@@ -211,6 +211,15 @@ describe('a 3-node JetStream cluster', () => {
           );
         });
         await cluster.restart(leader!);
+        // The next kill needs a quorum without it: wait until the restarted node has caught up again.
+        await waitFor(
+          'the restarted node current again',
+          async () => {
+            const replicas = (await jsm.streams.info(STREAM).catch(() => null))?.cluster?.replicas ?? [];
+            return replicas.length === 2 && replicas.every((r) => r.current);
+          },
+          { timeoutMs: 60_000, intervalMs: 250 },
+        );
       }
       stopSim.abort();
       const summary = await simulation;

@@ -47,6 +47,8 @@ describe('snapshots from the projector', () => {
     });
     await runner.start();
     const source = projectionSnapshots(pool);
+    // Every projection (a snapshot reflects the lowest of game and feed), not only the positions.
+    await runner.waitFor(PLAYERS, 30_000);
     await waitFor(
       'projector caught up',
       async () => (await source.positionsCheckpoint()).sequence === PLAYERS,

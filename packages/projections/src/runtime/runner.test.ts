@@ -239,7 +239,7 @@ describe('reorgs', () => {
     } finally {
       await clean.cleanup();
     }
-  });
+  }, 180_000);
 });
 
 describe('generations', () => {
@@ -247,7 +247,8 @@ describe('generations', () => {
     h = await createHarness();
     const game = new SyntheticGame({ secondsPerTx: 30, seed: 21, players: 80 });
     const seqs = await h.publish(game.take(1_500));
-    const runner = h.runner({ retiredGraceMs: 300 });
+    // A grace long enough that v1 is still there when `list` runs right after the switch.
+    const runner = h.runner({ retiredGraceMs: 3_000 });
     await runner.start();
     await runner.waitFor(seqs[seqs.length - 1]!, 60_000);
     const before = await dumpSchema(h.pool, 'game_v1');
@@ -276,7 +277,7 @@ describe('generations', () => {
     expect(asOfSequenceId).toBe(more[more.length - 1]);
     // The retired generation is dropped after its grace period.
     await waitFor(async () => !(await schemaExists(h!.pool, 'game_v1')), 30_000);
-  });
+  }, 180_000);
 
   it('a projection added while the others run catches up from sequence 1 without pausing them', async () => {
     h = await createHarness();
@@ -318,13 +319,13 @@ describe('generations', () => {
     const during = commits.filter((c) => c.projection === 'game' && c.at > from && c.at < to);
     expect(during.length).toBeGreaterThanOrEqual(2);
     expect(during.every((c) => c.last > backlog[backlog.length - 1]!)).toBe(true);
-    // And no stall of game longer than half the catch-up (or 1.5 s, whichever is longer: CI machines pause).
+    // And no stall of game longer than half the catch-up (or 3 s, whichever is longer: CI machines pause).
     const game_ = commits
       .filter((c) => c.projection === 'game' && c.at >= addedAt && c.at <= caughtUpAt)
       .map((c) => c.at);
     const gaps = game_.slice(1).map((t, i) => t - game_[i]!);
-    expect(Math.max(...gaps, game_[0]! - addedAt)).toBeLessThan(Math.max(1_500, (caughtUpAt - addedAt) / 2));
-  });
+    expect(Math.max(...gaps, game_[0]! - addedAt)).toBeLessThan(Math.max(3_000, (caughtUpAt - addedAt) / 2));
+  }, 180_000);
 });
 
 /** toEqual, with the first differing rows of each table in the message (the dumps are too big to diff). */
