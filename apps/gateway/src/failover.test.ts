@@ -141,12 +141,16 @@ describe('gateway processes', () => {
     await Promise.all([a.start(), b.start()]);
 
     // The simulator plays for the whole test (~50 game events/s); clients join once the projector has state.
+    // It stops once the kills are over and the stream has gone on past every client's start: on a loaded
+    // machine the 200 clients may take many seconds to go live.
+    const stopSim = new AbortController();
     const simulation = runSimulation({
       rpcUrl: anvil.rpcUrl,
       deployment,
       players: 30,
       seed: 'gateway-failover',
-      durationMs: 14_000,
+      durationMs: 120_000,
+      signal: stopSim.signal,
       eventsPerSecond: 50,
       txsPerBlock: 20,
       culling: { level: 5, maxPositions: 3 },
@@ -211,6 +215,13 @@ describe('gateway processes', () => {
     await a.kill();
     await a.start();
 
+    const joined = Math.max(...clients.map((c) => c.first));
+    await waitFor(
+      'traffic past every client’s start',
+      async () => (await stream.jsm.streams.info(stream.name)).state.last_seq - joined > 200,
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    stopSim.abort();
     const summary = await simulation;
     expect(summary.failed).toBe(0);
     await waitFor('ingested', async () => (ingester.stats().lastBlock ?? 0) >= summary.toBlock, {
