@@ -36,7 +36,7 @@ export async function orderedConsumer(
 }
 
 /** The request got no answer (timeout, no responders), as opposed to an error the server answered with. */
-export function isUnanswered(error: unknown): boolean {
+function isUnanswered(error: unknown): boolean {
   const e = error as { name?: string; message?: string };
   return e?.name === 'TimeoutError' || /timeout|no responders/i.test(e?.message ?? '');
 }
