@@ -1,4 +1,4 @@
-import { createDatabasePool, type DatabasePool, migrate } from '@ghostnet/db';
+import { createDatabasePool, type DatabasePool, migrate, sql } from '@ghostnet/db';
 import { createLogger } from '@ghostnet/logger';
 import {
   ALL_PROJECTIONS,
@@ -15,8 +15,10 @@ import {
   waitFor,
 } from '@ghostnet/test';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { call, type RunningApi, startApi, testToken } from '../testing/apiProcess.ts';
 import { envelopeFactory, publishAll, recentToday } from '../testing/envelopes.ts';
+import { ConnectionLanes } from './connectionLanes.ts';
 import { createProjectionsReadModel } from './projectionsReadModel.ts';
 
 // Each file starts API processes: slow to start on a loaded machine, never a reason to fail.
@@ -151,6 +153,31 @@ describe('game reads served from the projections', () => {
     }
     expect((await model.profile(alice)).position).not.toBeNull();
     expect((await model.profile(bob)).user?.totalExtracted).toBe(String(7n * E18));
+  });
+
+  it('on a held lane the profile is a prepared statement, and one dropped under it still answers', async () => {
+    const lanes = new ConnectionLanes(pool, 1);
+    lanes.start();
+    try {
+      const model = createProjectionsReadModel(pool, { lanes });
+      const prepared = sql.type(z.object({ name: z.string() }))`SELECT name FROM pg_prepared_statements`;
+      const onLane = await waitFor('the lane', async () => {
+        const profile = await model.profile(alice);
+        // Once the lane is open (the pool answers meanwhile), the read leaves its statement there.
+        const names = await lanes.run(async (db) => (db === pool ? [] : db.anyFirst(prepared)));
+        return names.some((n) => n.startsWith('api_profile_')) ? profile : undefined;
+      });
+      expect(onLane).toEqual(await createProjectionsReadModel(pool).profile(alice));
+
+      // What slonik's DISCARD ALL does to a connection it takes back: the next read must still answer.
+      await lanes.run((db) => db.query(sql.unsafe`DEALLOCATE ALL`));
+      expect(await model.profile(alice)).toEqual(onLane);
+      expect(await model.profile(bob)).toEqual(await createProjectionsReadModel(pool).profile(bob));
+      const again = await lanes.run((db) => db.anyFirst(prepared));
+      expect(again.some((n) => n.startsWith('api_profile_'))).toBe(true);
+    } finally {
+      lanes.close();
+    }
   });
 
   it('a cached leaderboard is replaced as soon as the projection moves', async () => {
