@@ -24,6 +24,8 @@ export const IngesterEnv = z
     MAX_REORG_DEPTH: z.coerce.number().int().positive().default(64),
     POLL_INTERVAL_MS: z.coerce.number().int().positive().optional(),
     RPC_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    /** auto: backfill through eth_getLogsWithCursor when the RPC answers it (MegaETH); off: eth_getLogs only. */
+    RPC_LOGS_WITH_CURSOR: z.enum(['auto', 'off']).default('auto'),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   })
   .superRefine(

@@ -35,6 +35,7 @@ const ingester = createIngester({
   maxReorgDepth: env.MAX_REORG_DEPTH,
   pollIntervalMs: env.POLL_INTERVAL_MS,
   rpcTimeoutMs: env.RPC_TIMEOUT_MS,
+  logsWithCursor: env.RPC_LOGS_WITH_CURSOR === 'auto',
   logger,
 });
 

@@ -61,6 +61,8 @@ describe('ingester /metrics', () => {
       });
       expect(sampleValue(text, 'ghostnet_ingester_lag_blocks')).toBe(0);
       expect(sampleValue(text, 'ghostnet_ingester_live')).toBe(1);
+      // anvil has no eth_getLogsWithCursor: the backfill's ranges went through eth_getLogs.
+      expect(sampleValue(text, 'ghostnet_ingester_logs_with_cursor')).toBe(0);
       expect(sampleValue(text, 'ghostnet_ingester_reorgs_total')).toBe(0);
       expect(sampleValue(text, 'ghostnet_ingester_last_block')).toBeGreaterThan(chain.deployBlock);
       expect(sampleValue(text, 'ghostnet_nats_connection_events_total', { type: 'reconnect' })).toBe(0);

@@ -49,6 +49,14 @@ export function ingesterMetrics(ingester: Ingester): Registry {
     'Stream settings that differ from infra/nats/stream.json',
     () => ingester.stats().streamDrift.length,
   );
+  gauge(
+    'ghostnet_ingester_logs_with_cursor',
+    "1 when log ranges go through MegaETH's eth_getLogsWithCursor, 0 through eth_getLogs (absent until known)",
+    () => {
+      const method = ingester.stats().logMethod;
+      return method === null ? null : method === 'eth_getLogsWithCursor' ? 1 : 0;
+    },
+  );
   gauge('ghostnet_ingester_live', '1 when following the head, 0 while backfilling or stopped', () =>
     ingester.stats().state === 'live' ? 1 : 0,
   );

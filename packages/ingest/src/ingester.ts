@@ -39,6 +39,8 @@ export interface IngesterOptions {
   maxReorgDepth?: number;
   pollIntervalMs?: number;
   rpcTimeoutMs?: number;
+  /** Backfill through eth_getLogsWithCursor when the RPC offers it (default); false: eth_getLogs only. */
+  logsWithCursor?: boolean;
   range?: { initial: number; min: number; max: number; targetLogs: number };
   /** Messages published and not yet acknowledged, at most. */
   maxInFlight?: number;
@@ -64,6 +66,8 @@ export interface IngesterStats {
   conflicts: number;
   lastSequence: number;
   streamDrift: { field: string; expected: unknown; actual: unknown }[];
+  /** The method log ranges go through; null until the first range query answered. */
+  logMethod: 'eth_getLogsWithCursor' | 'eth_getLogs' | null;
   error: string | null;
 }
 
@@ -83,6 +87,16 @@ export function createIngester(options: IngesterOptions): Ingester {
     rpc,
     [options.addresses.GhostCore, options.addresses.TraceScan],
     INDEXED_TOPICS,
+    {
+      logsWithCursor: options.logsWithCursor,
+      onLogMethod: (method) =>
+        logger.info(
+          { method },
+          method === 'eth_getLogs'
+            ? 'log ranges through eth_getLogs (the RPC has no eth_getLogsWithCursor, or it is turned off)'
+            : 'log ranges through eth_getLogsWithCursor (the RPC pages large ranges itself)',
+        ),
+    },
   );
   const confirmations = options.confirmations ?? 0;
   const maxReorgDepth = options.maxReorgDepth ?? 64;
@@ -110,6 +124,7 @@ export function createIngester(options: IngesterOptions): Ingester {
     conflicts: 0,
     lastSequence: 0,
     streamDrift: [],
+    logMethod: null,
     error: null,
   };
   const rate = new RateMeter();
@@ -337,7 +352,7 @@ export function createIngester(options: IngesterOptions): Ingester {
     done,
     stats: () => {
       countAppended();
-      return { ...stats, eventsPerSecond: rate.perSecond() };
+      return { ...stats, eventsPerSecond: rate.perSecond(), logMethod: reader.logMethod() };
     },
     async start() {
       appender_jsm = await jetstreamManager(options.nc);

@@ -11,7 +11,9 @@ export type RpcErrorKind =
   /** Network error, timeout, 5xx, or a node-side error worth retrying. */
   | 'transient'
   /** The answer does not parse: the node is broken or lying; retry, never use it. */
-  | 'garbage';
+  | 'garbage'
+  /** The node does not offer the method (JSON-RPC -32601): the caller falls back to a standard one. */
+  | 'unsupported';
 
 export class RpcError extends Error {
   override name = 'RpcError';
@@ -28,6 +30,9 @@ export class RpcError extends Error {
 const RANGE_ERRORS =
   /range|too many|limit exceeded|response size|query returned more than|block range|exceed|too large|10000 results/i;
 const RATE_ERRORS = /rate limit|too many requests|429|capacity|throttl/i;
+const UNSUPPORTED =
+  /method .*(not found|not supported|does not exist|not available|unsupported)|unsupported method/i;
+const LOG_METHODS = new Set(['eth_getLogs', 'eth_getLogsWithCursor']);
 
 export interface RpcClient {
   call<S extends z.ZodType>(method: string, params: unknown[], schema: S): Promise<z.infer<S>>;
@@ -45,7 +50,7 @@ interface JsonRpcResponse {
 /**
  * A JSON-RPC client over HTTP. Each call is retried a few times on transient failures, garbage and rate
  * limits (short jittered backoff, longer for 429s) so that one flaky answer does not fail a whole sync step;
- * range errors are returned at once because only the caller can split the range.
+ * range errors and unsupported methods are returned at once: only the caller can split the range or fall back.
  */
 export function createRpcClient(url: string, { timeoutMs = 10_000, retries = 3 } = {}): RpcClient {
   let nextId = 1;
@@ -58,7 +63,9 @@ export function createRpcClient(url: string, { timeoutMs = 10_000, retries = 3 }
       try {
         return await attempt();
       } catch (error) {
-        if (!(error instanceof RpcError) || error.kind === 'range' || i >= retries) throw error;
+        if (!(error instanceof RpcError) || error.kind === 'range' || error.kind === 'unsupported')
+          throw error;
+        if (i >= retries) throw error;
         const base = error.kind === 'rate-limited' ? 250 : 25;
         await new Promise((r) => setTimeout(r, base * 2 ** i * (0.5 + Math.random() / 2)));
       }
@@ -127,8 +134,9 @@ export function createRpcClient(url: string, { timeoutMs = 10_000, retries = 3 }
       const message = String(error.message ?? 'error');
       if (RATE_ERRORS.test(message) || error.code === 429)
         throw new RpcError('rate-limited', method, message);
-      if (method === 'eth_getLogs' && RANGE_ERRORS.test(message))
-        throw new RpcError('range', method, message);
+      if (error.code === -32601 || UNSUPPORTED.test(message))
+        throw new RpcError('unsupported', method, message);
+      if (LOG_METHODS.has(method) && RANGE_ERRORS.test(message)) throw new RpcError('range', method, message);
       throw new RpcError('transient', method, `${error.code ?? ''} ${message}`.trim());
     }
     if (!('result' in (payload as object))) throw new RpcError('garbage', method, 'no result');
