@@ -247,7 +247,7 @@ export async function buildApp(
   // One hook for every request, synchronous in the common case: helmet's headers, the session (if a token
   // came), then the rate limit keyed by it.
   const headers = helmetHeaders();
-  const readRequestSession = readSession(keyring, s.CHAIN_ID);
+  const readRequestSession = readSession(keyring);
   const limit = rateLimiter(quota, {
     anonymousPerWindow: s.RATE_LIMIT_ANON_PER_MINUTE,
     userPerWindow: s.RATE_LIMIT_USER_PER_MINUTE,

@@ -15,6 +15,17 @@ const user = '0x70997970c51812dc3a010c7d01b50e0d17dc79c8';
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 describe('session tokens', () => {
+  it('is refused by a service of another chain (CHAIN_ID in the keyring), as by the API and the gateway', async () => {
+    const { token } = await issueSessionToken(keyring, { address: user, chainId: 1 }, 1_000_000);
+    const mainnet = keyringFromEnv({ ...env, CHAIN_ID: 1 });
+    const testnet = keyringFromEnv({ ...env, CHAIN_ID: 6343 });
+    await expect(verifySessionToken(mainnet, token, 1_000_000)).resolves.toMatchObject({ chainId: 1 });
+    await expect(verifySessionToken(testnet, token, 1_000_000)).rejects.toMatchObject({
+      code: 'TOKEN_INVALID',
+      message: 'token is for another chain',
+    });
+  });
+
   it('round-trips, lasts 24 h and is verified by any key in the ring', async () => {
     const { token, expiresAt } = await issueSessionToken(
       keyring,

@@ -19,6 +19,11 @@ export interface JwtKeyring {
   issuer: string;
   audience: string;
   ttlSeconds: number;
+  /**
+   * The chain whose sessions this service accepts: a token from a login on another chain (deployments that
+   * share keys, e.g. testnet and mainnet) is TOKEN_INVALID. Unset only for tools that issue tokens.
+   */
+  chainId?: number;
 }
 
 export const SessionClaims = z.object({
@@ -56,6 +61,7 @@ export function keyringFromEnv(env: {
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
   JWT_TTL_SECONDS: number;
+  CHAIN_ID?: number;
 }): JwtKeyring {
   const keys = new Map<string, Uint8Array>();
   for (const pair of env.JWT_KEYS.reveal().split(',')) {
@@ -70,6 +76,7 @@ export function keyringFromEnv(env: {
     issuer: env.JWT_ISSUER,
     audience: env.JWT_AUDIENCE,
     ttlSeconds: env.JWT_TTL_SECONDS,
+    chainId: env.CHAIN_ID,
   };
 }
 
@@ -133,6 +140,8 @@ export async function verifySessionToken(
     );
     const claims = SessionClaims.safeParse(payload);
     if (!claims.success) throw new TokenError('TOKEN_INVALID', 'token claims are not a GHOSTNET session');
+    if (keyring.chainId !== undefined && claims.data.chainId !== keyring.chainId)
+      throw new TokenError('TOKEN_INVALID', 'token is for another chain');
     return claims.data;
   } catch (error) {
     if (error instanceof TokenError) throw error;

@@ -83,10 +83,12 @@ describe('bad input: each gets its error or close code, and the server keeps ser
     await healthyClient(gw.url, stream);
   });
 
-  it('AUTH with an expired, forged, alg:none or garbage token: ERROR with the reason, then AUTH_FAILED', async () => {
+  it('AUTH with an expired, forged, alg:none, other-chain or garbage token: ERROR with the reason, then AUTH_FAILED', async () => {
     const expired = (
       await issueSessionToken(testKeyring, { address: user, chainId: 31337 }, Date.now() - 7200_000)
     ).token;
+    // Same keys, a login on another chain (deployments sharing JWT keys): the API refuses it, so must we.
+    const otherChain = (await issueSessionToken(testKeyring, { address: user, chainId: 1 })).token;
     const forged = await new SignJWT({ chainId: 31337 })
       .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
       .setSubject(user)
@@ -108,6 +110,7 @@ describe('bad input: each gets its error or close code, and the server keeps ser
       [expired, 'TOKEN_EXPIRED'],
       [forged, 'TOKEN_INVALID'],
       [algNone, 'TOKEN_INVALID'],
+      [otherChain, 'TOKEN_INVALID'],
       ['garbage', 'TOKEN_MALFORMED'],
     ] as const) {
       const client = await connected(gw.url);

@@ -16,6 +16,7 @@ export const testKeyring: JwtKeyring = {
   issuer: 'ghostnet-api',
   audience: 'ghostnet',
   ttlSeconds: 3600,
+  chainId: 31337,
 };
 export const JWT_ENV = {
   JWT_KEYS: `k1:${TEST_JWT_SECRET}`,
