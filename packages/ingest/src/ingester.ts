@@ -181,7 +181,13 @@ export function createIngester(options: IngesterOptions): Ingester {
             subjects,
             chainId: options.chainId,
             maxReorgDepth,
-            isCanonical: async (number, hash) => (await reader.header(number))?.hash === hash,
+            isCanonical: async (number, hash) => {
+              const header = await reader.header(number);
+              // A node without the block is behind (or a failover target still syncing), not proof of a reorg.
+              if (!header)
+                throw new NotYetAvailable(`block ${number} not available to check the stream against`);
+              return header.hash === hash;
+            },
             genesis,
           });
           if (result.notice) {

@@ -41,9 +41,12 @@ export async function resyncFromStream(options: ResyncOptions): Promise<ResyncRe
   const canonicalCache = new Map<number, string | false>();
   let newest: ChainEnvelope | null = null;
   let position: Position | null = null;
+  let oldestOrphaned = 0;
 
   for (let seq = info.state.last_seq; seq >= info.state.first_seq && seq > 0; seq--) {
-    const stored = await jsm.streams.getMessage(streamName, { seq }).catch(() => null);
+    // null = no message at this sequence (deleted); any error is thrown: skipping a message we could not read
+    // would resume before it and append it a second time.
+    const stored = await jsm.streams.getMessage(streamName, { seq });
     if (!stored) continue;
     if (stored.subject === subjects.reorg) {
       const notice = parseStreamMessage(stored.data);
@@ -56,12 +59,6 @@ export async function resyncFromStream(options: ResyncOptions): Promise<ResyncRe
       throw new Error(`sequence ${seq} on ${stored.subject} is not a chain event`);
     newest ??= envelope;
     const { number, hash } = envelope.block;
-    if (newest.block.number - number > options.maxReorgDepth) {
-      throw new ReorgTooDeep(
-        `reorg deeper than ${options.maxReorgDepth} blocks: published block ${newest.block.number} (${newest.block.hash}) ` +
-          `is not canonical and no published block back to ${number} is either`,
-      );
-    }
     let canonical = canonicalCache.get(number);
     if (canonical === undefined) {
       canonical = (await options.isCanonical(number, hash)) ? hash : false;
@@ -71,15 +68,23 @@ export async function resyncFromStream(options: ResyncOptions): Promise<ResyncRe
       position = { number, hash, afterLogIndex: envelope.logIndex, timestamp: envelope.block.timestamp };
       break;
     }
+    // Only an orphaned event proves depth: a canonical one far back (a quiet spell between events) is just the
+    // last thing published before the fork, which may be much newer.
+    if (newest.block.number - number >= options.maxReorgDepth) {
+      throw new ReorgTooDeep(
+        `reorg deeper than ${options.maxReorgDepth} blocks: published blocks ${number} to ${newest.block.number} ` +
+          `(${newest.block.hash}) are no longer canonical`,
+      );
+    }
     orphaned.push(seq);
+    oldestOrphaned = number;
   }
 
   if (orphaned.length === 0) return { position, notice: null };
   const ancestor = position ?? (await options.genesis());
-  const depth = newest!.block.number - ancestor.number;
-  if (depth > options.maxReorgDepth) {
-    throw new ReorgTooDeep(`reorg of ${depth} blocks exceeds the maximum of ${options.maxReorgDepth}`);
-  }
+  // Blocks from the oldest orphaned event to the newest: the depth the stream proves (the fork itself lies
+  // somewhere between the ancestor and the oldest orphaned block).
+  const depth = newest!.block.number - oldestOrphaned + 1;
   orphaned.sort((a, b) => a - b);
   const notice: ReorgNotice = {
     v: 1,
@@ -87,7 +92,7 @@ export async function resyncFromStream(options: ResyncOptions): Promise<ResyncRe
     id: `${options.chainId}:reorg:${ancestor.hash}:${orphaned[0]}`,
     chainId: options.chainId,
     commonAncestor: { number: ancestor.number, hash: ancestor.hash },
-    depth: Math.max(depth, 1),
+    depth,
     orphanedSequences: orphaned,
     observedAt: (options.now ?? Date.now)(),
   };

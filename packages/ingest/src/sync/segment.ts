@@ -95,11 +95,12 @@ async function fetchOneBlock(reader: ChainReader, request: SegmentRequest): Prom
     reader.logsByHash(header.hash),
     reader.blockWithTxsByHash(header.hash),
   ]);
+  // Even with no logs: a node that does not know the hash may answer eth_getLogs({blockHash}) with [] (a
+  // load-balanced RPC, or a header from a WebSocket node ahead of the HTTP one). Only a node that returns the
+  // block itself has vouched that the block has none of our events.
+  if (!block || block.hash !== header.hash) throw new NotYetAvailable(`block ${header.hash} not available`);
   const blocks = new Map<number, RpcBlockWithTxs>();
-  if (logs.length > 0) {
-    if (!block || block.hash !== header.hash) throw new NotYetAvailable(`block ${header.hash} not available`);
-    blocks.set(block.number, block);
-  }
+  if (logs.length > 0) blocks.set(block.number, block);
   return {
     from,
     to: from,
