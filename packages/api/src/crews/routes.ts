@@ -3,7 +3,7 @@ import { Uint } from '@ghostnet/events';
 import { z } from 'zod';
 import type { ApiContext, ZodApp } from '../context.ts';
 import { ApiError } from '../http/errors.ts';
-import { AddressInput, errors, Ok, Pagination } from '../http/schemas.ts';
+import { AddressInput, errors, Ok, Pagination, StoredText } from '../http/schemas.ts';
 import { requireSession, sessionOf } from '../http/session.ts';
 import type { CrewStats } from '../read/readModel.ts';
 import { CrewRow } from './crewStore.ts';
@@ -52,7 +52,7 @@ export function crewRoutes(app: ZodApp, ctx: ApiContext): void {
         tags: ['crews'],
         summary: 'Crews, searchable by name or tag',
         querystring: z.object({
-          search: z.string().max(24).optional(),
+          search: StoredText(24).optional(),
           sort: z.enum(['rank', 'members', 'name', 'newest']).default('rank'),
           ...Pagination,
         }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { StoredText } from '../http/schemas.ts';
 
 /** Facts file: name 3–24 of letters, digits, spaces (single spaces between words, so look-alikes collide). */
 export const CrewName = z
@@ -13,7 +14,7 @@ export const CrewTag = z
   .regex(/^[A-Za-z0-9]{2,4}$/, '2–4 letters or digits')
   .transform((s) => s.toUpperCase());
 
-export const CrewDescription = z.string().max(140).default('');
+export const CrewDescription = StoredText(140).default('');
 
 export const CrewRole = z.enum(['leader', 'officer', 'member']);
 export type CrewRole = z.infer<typeof CrewRole>;

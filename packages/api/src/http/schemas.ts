@@ -9,6 +9,13 @@ export const AddressInput = z
 
 export const AddressParams = z.object({ address: AddressInput });
 
+/** Free text that reaches Postgres, which cannot store NUL in text: refused here with a 400, not a 500 there. */
+export const StoredText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
+
 export const Pagination = {
   limit: z.coerce.number().int().min(1).max(100).default(20),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),

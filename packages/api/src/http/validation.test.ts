@@ -54,6 +54,9 @@ const MALFORMED: [string, string, unknown, boolean][] = [
   ['GET', '/crews?sort=bogus', undefined, false],
   ['GET', '/crews?limit=1000', undefined, false],
   ['GET', `/crews?search=${'x'.repeat(30)}`, undefined, false],
+  // Postgres cannot store NUL in text: refused at the boundary, not a 500 from the database.
+  ['GET', '/crews?search=%00', undefined, false],
+  ['GET', '/crews?search=a%00b', undefined, false],
   ['GET', '/crews/not-a-uuid', undefined, false],
   ['GET', "/crews/1' OR '1'='1", undefined, false],
   ['POST', '/crews', { name: 'ab', tag: 'AB' }, true],
@@ -62,6 +65,7 @@ const MALFORMED: [string, string, unknown, boolean][] = [
   ['POST', '/crews', { name: 'Good Name', tag: 'TOOLONG' }, true],
   ['POST', '/crews', { name: 'Good Name', tag: 'A' }, true],
   ['POST', '/crews', { name: 'Good Name', tag: 'AB', description: 'x'.repeat(141) }, true],
+  ['POST', '/crews', { name: 'Good Name', tag: 'AB', description: 'nul\u0000inside' }, true],
   ['POST', '/crews', { name: 'x'.repeat(25), tag: 'AB' }, true],
   ['POST', '/crews', undefined, true],
   ['POST', '/crews/not-a-uuid/join', undefined, true],

@@ -4,7 +4,7 @@ import type { Address } from 'viem';
 import { z } from 'zod';
 import type { ApiContext, ZodApp } from '../context.ts';
 import { ApiError } from '../http/errors.ts';
-import { errors } from '../http/schemas.ts';
+import { errors, StoredText } from '../http/schemas.ts';
 import { requireSession, sessionOf } from '../http/session.ts';
 import { enqueueAppEvent } from '../outbox/outbox.ts';
 import { BoostSigner } from './boostSigner.ts';
@@ -31,7 +31,7 @@ const ResultBody = z.object({
   challengeId: z.guid(),
   accuracy: finite.describe('0..1 (values outside are refused with ACCURACY_OUT_OF_RANGE)'),
   wpm: finite,
-  command: z.string().max(200),
+  command: StoredText(200),
   timestamp: z.number().int().nonnegative().describe('Unix ms when the game ended'),
   duration: finite.min(0).max(3_600_000).describe('ms spent typing'),
   keystrokes: z.array(finite.min(0).max(60_000)).max(1000).optional().describe('Inter-key intervals (ms)'),
