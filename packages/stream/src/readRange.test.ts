@@ -1,6 +1,28 @@
 import { createTestStream, type TestStream } from '@ghostnet/test';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readRange } from './readRange.ts';
+import { ReadRangeStalled, readRange } from './readRange.ts';
+
+/** A consumer that delivers `delivered`, then lets every pull expire empty with `pending` still reported. */
+function stallingJs(delivered: number[], pending: number) {
+  let pulls = 0;
+  const consumer = {
+    // Before the first pull the delivered messages are pending too; after it, only `pending`.
+    info: async () => ({ num_pending: pulls === 0 ? delivered.length + pending : pending }),
+    delete: async () => true,
+    fetch: async () => {
+      const batch = pulls++ === 0 ? delivered : [];
+      return (async function* () {
+        // A message's own pending count may be stale: it never says the stream ends here.
+        for (const seq of batch) yield { seq, subject: 's', data: new Uint8Array(), info: { pending: 1 } };
+      })();
+    },
+  };
+  return {
+    js: { consumers: { get: async () => consumer } } as unknown as JetStreamClient,
+    pulls: () => pulls,
+  };
+}
 
 describe('readRange', () => {
   let stream: TestStream;
@@ -43,5 +65,22 @@ describe('readRange', () => {
     const consumers = [];
     for await (const c of stream.jsm.consumers.list(stream.name)) consumers.push(c.name);
     expect(consumers).toEqual([]);
+  });
+
+  it('a pull that keeps expiring empty while messages remain is an error, never the end of the range', async () => {
+    const stalled = stallingJs([1, 2], 5);
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const m of readRange(stalled.js, 'S', 1, 10, { maxEmptyPulls: 2 })) seen.push(m.seq);
+    })();
+    await expect(reading).rejects.toBeInstanceOf(ReadRangeStalled);
+    expect(seen).toEqual([1, 2]);
+    expect(stalled.pulls()).toBe(3);
+
+    // Empty with nothing pending is the stream's end: no error.
+    const ended = stallingJs([1, 2], 0);
+    const all: number[] = [];
+    for await (const m of readRange(ended.js, 'S', 1, 10)) all.push(m.seq);
+    expect(all).toEqual([1, 2]);
   });
 });

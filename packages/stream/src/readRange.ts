@@ -10,12 +10,21 @@ export interface RangeMessage {
 export interface ReadRangeOptions {
   /** Messages asked for per pull request. */
   batch?: number;
+  /** Pull requests in a row that may expire empty while messages remain, before giving up (default 3). */
+  maxEmptyPulls?: number;
+}
+
+/** A pull request expired empty while the stream still had messages for us: the range is not read. */
+export class ReadRangeStalled extends Error {
+  override name = 'ReadRangeStalled';
 }
 
 /**
  * Reads the stream sequences [from, to] in order, with an unfiltered ordered consumer (on nats-server 2.9 a
  * consumer with a subject filter *and* a start sequence reads ~30× slower; filter by subject in code). Ends
- * early, without waiting, when the stream ends before `to`. The ephemeral consumer is deleted at the end.
+ * early, without waiting, when the stream ends before `to`; throws ReadRangeStalled when pulls keep expiring
+ * empty although messages remain (a caller must never take that for the end). The ephemeral consumer is
+ * deleted at the end.
  */
 export async function* readRange(
   js: JetStreamClient,
@@ -34,6 +43,7 @@ export async function* readRange(
     // Nothing at or after `from`: answer now instead of waiting for a pull request to expire.
     if ((await consumer.info()).num_pending === 0) return;
     let next = Math.max(1, from);
+    let emptyPulls = 0;
     while (next <= to) {
       const messages = await consumer.fetch({ max_messages: Math.min(batch, to - next + 1), expires: 1000 });
       let got = 0;
@@ -52,7 +62,17 @@ export async function* readRange(
           break;
         }
       }
-      if (got === 0 || atEnd) return;
+      if (atEnd) return;
+      if (got === 0) {
+        // Empty is the end only if nothing is pending; otherwise returning would pass a gap off as the range.
+        if ((await consumer.info()).num_pending === 0) return;
+        if (++emptyPulls >= (options.maxEmptyPulls ?? 3))
+          throw new ReadRangeStalled(
+            `stream ${stream}: no message delivered at sequence ${next} of ${from}..${to}`,
+          );
+      } else {
+        emptyPulls = 0;
+      }
     }
   } finally {
     await consumer.delete().catch(() => {});

@@ -135,4 +135,28 @@ describe('outbox: the API killed between commit and publish', () => {
     expect(await crewEventIds(stream)).toEqual(before);
     expect(Number((await outboxRows(client))[0]!.stream_sequence)).toBe(before[0]!.seq);
   });
+
+  it('after publish, then an outage longer than the window with failed attempts: still not sent again', async () => {
+    const { db, stream, client } = await setup(1_000_000_000);
+    await foundCrew(db, stream, 'after-publish');
+    const before = await crewEventIds(stream);
+    expect(before).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1500)); // JetStream no longer remembers the id
+    // Passes failing through the outage keep the last attempt recent (every 100 ms here, so the one that
+    // finally publishes sees a fresh one); the first attempt is the one JetStream saw, long ago.
+    const outage = setInterval(() => {
+      client.query('UPDATE api_outbox SET attempts = attempts + 1, last_attempt_at = now()').catch(() => {});
+    }, 100);
+    try {
+      const api = await startApi({ databaseUrl: db.url, stream });
+      cleanup.push(() => api.stop());
+      await waitFor('the row marked sent', async () => (await outboxRows(client))[0]!.published_at !== null, {
+        timeoutMs: 60_000,
+      });
+    } finally {
+      clearInterval(outage);
+    }
+    expect(await crewEventIds(stream)).toEqual(before);
+    expect(Number((await outboxRows(client))[0]!.stream_sequence)).toBe(before[0]!.seq);
+  });
 });

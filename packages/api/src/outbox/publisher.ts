@@ -119,9 +119,11 @@ export class OutboxPublisher {
           UPDATE api_outbox SET attempts = attempts + 1, last_attempt_at = now() WHERE id = ANY(${ids})`);
 
         const envelopes = rows.map((row) => AppEnvelope.parse(row.envelope));
+        // A row tried before may be in the stream from its *first* attempt, which JetStream deduplicates only
+        // within its window. Failed passes (a NATS outage) keep last_attempt_at fresh, so the first attempt is
+        // bounded by the row's creation instead: tried before and created long ago → look in the stream.
         const attemptedLongAgo = rows.some(
-          (r) =>
-            r.last_attempt_at !== null && Date.now() - r.last_attempt_at > this.#o.duplicateWindowMs * 0.8,
+          (r) => r.last_attempt_at !== null && Date.now() - r.created_at > this.#o.duplicateWindowMs * 0.8,
         );
         const known = attemptedLongAgo
           ? await this.#alreadyInStream(new Date(Math.min(...rows.map((r) => r.created_at)) - 1000))
@@ -172,7 +174,9 @@ export class OutboxPublisher {
           pending = msg.info.pending;
           if (pending === 0) break;
         }
-        if (received === 0) break;
+        // An empty pull with messages still pending is not "not in the stream": re-publishing on an incomplete
+        // answer could store a second copy. Fail the pass; the next one looks again.
+        if (received === 0) throw new Error(`outbox: stream check stalled with ${pending} messages pending`);
       }
     } finally {
       await consumer.delete().catch(() => {});

@@ -664,19 +664,32 @@ export class Gateway {
         return;
       }
       const until = follower.window.coveredFrom;
-      for await (const m of readRange(this.#readJs!, this.options.streamName, cursor + 1, until)) {
-        if (!m.subject.startsWith(`${this.options.subjectRoot}.`)) continue;
-        try {
-          for (const f of framesOf(
-            m.seq,
-            parseStreamMessage(m.data),
-            this.options.feedOptions ?? DEFAULT_FEED_OPTIONS,
-          )) {
-            older.push(f);
+      try {
+        for await (const m of readRange(this.#readJs!, this.options.streamName, cursor + 1, until)) {
+          if (!m.subject.startsWith(`${this.options.subjectRoot}.`)) continue;
+          try {
+            for (const f of framesOf(
+              m.seq,
+              parseStreamMessage(m.data),
+              this.options.feedOptions ?? DEFAULT_FEED_OPTIONS,
+            )) {
+              older.push(f);
+            }
+          } catch {
+            // Unreadable messages yield no frame, as in the follower.
           }
-        } catch {
-          // Unreadable messages yield no frame, as in the follower.
         }
+      } catch (error) {
+        // A range not read in full must not become a REPLAY with a hole: the client resumes from its cursor.
+        this.#log.warn({ err: error, conn: conn.id, from: cursor + 1, until }, 'replay read failed');
+        if (isClosed(conn)) return;
+        this.#error(
+          conn,
+          'SNAPSHOT_UNAVAILABLE',
+          'could not read the missed events from the stream; try again',
+        );
+        this.#close(conn, CloseCode.TRY_AGAIN_LATER, 'replay read failed');
+        return;
       }
       cursor = until;
     }
