@@ -30,6 +30,7 @@ import {
   waitFor,
 } from '@ghostnet/test';
 import { type Abi, createPublicClient, createWalletClient, http, type LocalAccount, toHex } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
 import { createSiweMessage } from 'viem/siwe';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -406,6 +407,27 @@ describe('typing mini-game on anvil with our GhostCore', () => {
       valid: false,
       reason: 'SCAN_PENDING',
     });
+  });
+
+  it("serializes one player's results: the same timestamp twice is one game, and the hourly cap holds under concurrency", async () => {
+    const frank = privateKeyToAccount(generatePrivateKey());
+    tokens.set(frank.address, await login(frank));
+    const timestamp = Date.now();
+    const [a, b] = await Promise.all([challenge(frank), challenge(frank)]);
+    const pair = await Promise.all([
+      submit(frank, result(a, { timestamp })),
+      submit(frank, result(b, { timestamp })),
+    ]);
+    expect(pair.map((r) => r.status)).toEqual([200, 200]);
+    expect(pair.filter((r) => r.body.reason === 'RESULT_REPLAYED')).toHaveLength(1);
+
+    // One game played; twelve more at once: exactly nine fit in the hour.
+    const challenges = await Promise.all(Array.from({ length: 12 }, () => challenge(frank)));
+    const burst = await Promise.all(
+      challenges.map((ch, i) => submit(frank, result(ch, { timestamp: timestamp + 1 + i }))),
+    );
+    expect(burst.map((r) => r.status)).toEqual(Array(12).fill(200));
+    expect(burst.filter((r) => r.body.reason !== 'TOO_MANY_GAMES')).toHaveLength(9);
   });
 
   it('never writes the signer key to a log line, at any level', async () => {

@@ -126,6 +126,12 @@ export function minigameRoutes(deps: MinigameDeps) {
             : null;
 
         const outcome = await ctx.pool.transaction(async (tx) => {
+          // One player's results one at a time: the hourly count and the timestamp replay check below read
+          // what concurrent submissions of other challenges would insert (and a shared timestamp would
+          // otherwise hit the unique index: a 500). Other players are not held up.
+          await tx.query(
+            sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`typing:${address}`}, 0))`,
+          );
           // The row lock makes "answered once" hold against concurrent submissions.
           const challenge = await tx.maybeOne(sql.type(ChallengeRow)`
             SELECT id, address, command, issued_at, expires_at, answered_at FROM api_typing_challenges
