@@ -49,4 +49,18 @@ describe('ConnectionLimiter (JetStream KV)', () => {
     expect(await alive.count(other)).toBe(1);
     expect(await alive.acquire(other, 'y2')).toBe(true);
   });
+
+  it('a renewal listed before a socket closed does not bring back the lease it released', async () => {
+    const kv = await openConnectionsBucket(jetstream(nc), bucket, 60_000);
+    const limiter = new ConnectionLimiter({ kv, max: 1, leaseMs: 60_000, logger });
+    const third = `0x${'ef'.repeat(20)}`;
+    expect(await limiter.acquire(third, 'z1')).toBe(true);
+    const listed = ['z1']; // the heartbeat's list, taken while z1 was open
+    const open = new Set(listed);
+    await limiter.release(third, 'z1'); // z1 closes first
+    open.delete('z1');
+    await limiter.renew(third, listed, (id) => open.has(id));
+    expect(await limiter.count(third)).toBe(0);
+    expect(await limiter.acquire(third, 'z2')).toBe(true); // the user's next socket gets the slot
+  });
 });

@@ -55,10 +55,18 @@ export class ConnectionLimiter {
     });
   }
 
-  /** Renews this instance's leases for one user (called every heartbeat for every local user). */
-  async renew(user: string, connIds: readonly string[]): Promise<void> {
+  /**
+   * Renews this instance's leases for one user (called every heartbeat for every local user). `stillHeld` is
+   * asked at write time: a socket that closed (and released its lease) after the caller listed it must not get
+   * its lease back, or the user would be refused a slot until it lapsed.
+   */
+  async renew(
+    user: string,
+    connIds: readonly string[],
+    stillHeld: (connId: string) => boolean = () => true,
+  ): Promise<void> {
     await this.#change(user, (leases, now) => {
-      for (const id of connIds) leases[id] = now + this.options.leaseMs;
+      for (const id of connIds) if (stillHeld(id)) leases[id] = now + this.options.leaseMs;
       return leases;
     });
   }

@@ -775,12 +775,19 @@ export class Gateway {
     for (let i = 0; i < users.length; i += 32) {
       await Promise.all(
         users.slice(i, i + 32).map(([user, ids]) =>
-          this.#limiter!.renew(user, ids).catch((error) => {
+          this.#limiter!.renew(user, ids, (id) => this.#holdsLease(user, id)).catch((error) => {
             this.#log.warn({ err: error, user }, 'lease renewal failed');
           }),
         ),
       );
     }
+  }
+
+  /** Whether a socket of this instance still holds the lease `id` of `user` (it is released on close). */
+  #holdsLease(user: string, id: string): boolean {
+    for (const conn of this.#byUser.get(user) ?? [])
+      if (conn.leased && this.#leaseId(conn) === id) return true;
+    return false;
   }
 
   #leaseId(conn: Connection): string {
