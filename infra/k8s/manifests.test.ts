@@ -254,6 +254,7 @@ describe('infra/k8s: the apps', () => {
       api: read('packages/api/src/health/routes.ts'),
       gateway: read('packages/gateway/src/server/gateway.ts'),
       ingester: read('packages/metrics/src/index.ts'),
+      projector: read('packages/metrics/src/index.ts'),
     };
     for (const [app, source] of Object.entries(sources)) {
       const c = containerOf(rendered.prod, 'Deployment', app);
@@ -403,6 +404,7 @@ describe('infra/k8s: network policies allow only what talks to what', () => {
       [pod('ingester'), outside, 8545],
       [pod('api'), outside, 443],
       [prometheus, pod('ingester'), 9464],
+      [prometheus, pod('projector'), 9464],
       [prometheus, pod('gateway'), 9464],
       [prometheus, pod('api'), 9464],
       [prometheus, pod('nats'), 8222],

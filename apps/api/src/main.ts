@@ -11,7 +11,7 @@ import {
 import { exitOnConfigError, parseEnv } from '@ghostnet/config';
 import { createDatabasePool, migrate } from '@ghostnet/db';
 import { createLogger } from '@ghostnet/logger';
-import { trackNatsStatus } from '@ghostnet/metrics';
+import { startMetricsServer, trackNatsStatus } from '@ghostnet/metrics';
 import { connectNats } from '@ghostnet/stream';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { type Address, createPublicClient, http } from 'viem';
@@ -50,8 +50,13 @@ const nc = await connectNats({
 // The profile read (the busiest) runs on a few held connections; the rest of the pool serves everything else.
 const lanes = new ConnectionLanes(pool, Math.max(1, Math.floor(env.DATABASE_POOL_SIZE / 2)));
 lanes.start();
-const metrics = apiMetrics(pool, env.DATABASE_POOL_SIZE);
+const metrics = apiMetrics(pool, env.DATABASE_POOL_SIZE, env.METRICS_PORT === undefined);
 trackNatsStatus(metrics.registry, nc.status());
+// Prometheus scrapes METRICS_PORT (infra/k8s: 9464, open to the monitoring namespace only).
+const metricsServer =
+  env.METRICS_PORT === undefined
+    ? null
+    : await startMetricsServer(metrics.registry, { port: env.METRICS_PORT, host: env.HOST });
 const consoleRoute = await consoleFromEnv({
   jsm: await jetstreamManager(nc),
   pool,
@@ -109,6 +114,7 @@ async function shutdown(signal: string) {
   force.unref();
   let step = 'http and background work';
   await api.close().catch((error) => logger.error({ err: error }, 'close failed'));
+  await metricsServer?.close().catch(() => {});
   lanes.close();
   step = 'nats drain';
   await nc.drain().catch(() => {});

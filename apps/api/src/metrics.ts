@@ -4,11 +4,13 @@ import type { FastifyInstance } from 'fastify';
 
 /**
  * Request latency and outcome by route (the route pattern, never the raw URL, so cardinality stays bounded),
- * database pool usage, and GET /metrics on the API's own port.
+ * database pool usage; GET /metrics on the API's own port only when `servedOnApiPort` (no METRICS_PORT, as in
+ * development): in a deployment the public port must not show them.
  */
 export function apiMetrics(
   pool: DatabasePool,
   poolSize: number,
+  servedOnApiPort = true,
 ): { registry: Registry; routes: (app: FastifyInstance) => void } {
   const registry = createRegistry('api');
   const labelNames = ['method', 'route', 'status'] as const;
@@ -39,6 +41,7 @@ export function apiMetrics(
         }
         done();
       });
+      if (!servedOnApiPort) return;
       app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
         reply.type(registry.contentType).send(await registry.metrics()),
       );

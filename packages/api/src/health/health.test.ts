@@ -1,6 +1,7 @@
 import { createSubjects } from '@ghostnet/events';
 import { ensureStream, streamConfigFor } from '@ghostnet/stream';
 import {
+  freePort,
   type PrivateNats,
   type PrivatePostgres,
   startPrivateNats,
@@ -18,6 +19,7 @@ vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 let pg: PrivatePostgres;
 let nats: PrivateNats;
 let api: RunningApi;
+let metricsPort: number;
 const stream = { name: 'HEALTH', prefix: 'health', chainId: 31337, natsUrl: '' };
 
 beforeAll(async () => {
@@ -29,7 +31,8 @@ beforeAll(async () => {
     streamConfigFor({ name: stream.name, subjectRoot: createSubjects(stream.chainId, stream.prefix).root }),
   );
   await nc.close();
-  api = await startApi({ databaseUrl: pg.url, stream });
+  metricsPort = await freePort();
+  api = await startApi({ databaseUrl: pg.url, stream, env: { METRICS_PORT: String(metricsPort) } });
 });
 
 afterAll(async () => {
@@ -49,6 +52,14 @@ const until = (what: string, status: number) =>
   );
 
 describe('health, with NATS and Postgres of the test’s own', () => {
+  it('serves /metrics on METRICS_PORT (what Prometheus scrapes), not on the public port', async () => {
+    await call(api.url, 'GET', '/crews');
+    const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toMatch(/ghostnet_http_requests_total\{[^}]*route="\/crews"/);
+    expect((await call(api.url, 'GET', '/metrics')).status).toBe(404);
+  });
+
   it('is ready only while both Postgres and NATS answer; live all along', async () => {
     expect((await ready()).body).toEqual({ status: 'ready', checks: { postgres: true, nats: true } });
 
