@@ -36,6 +36,7 @@ export function createEnvelopeBuilder(options: EnvelopeBuilderOptions) {
     const out: ChainEnvelope[] = [];
     const txIndex = new Map<string, RpcTransaction>();
     const survivorsByTx = new Map<string, string>();
+    const deathCalls = new Map<string, number>();
     const observedAt = now();
     for (const block of segment.blocks.values())
       for (const tx of block.transactions) txIndex.set(tx.hash, tx);
@@ -49,7 +50,18 @@ export function createEnvelopeBuilder(options: EnvelopeBuilderOptions) {
       const name = topic0 ? EVENT_PLANS.get(topic0)?.name : undefined;
       const context: LogContext = { blockTimestampMs: block.timestamp * 1000, txFrom: tx.from, observedAt };
       if (name === 'DeathsSubmitted') {
-        const victims = decodeVictims(tx.input, tx.to, traceScan);
+        // The log's own level (indexed) and count (first data word) name the call it came from, for a
+        // submitDeaths made through a contract (decodeVictims looks for it in the transaction's input).
+        const call = {
+          level: Number(BigInt(log.topics[1] ?? '0x0')),
+          // A short data field matches no call (-1); the decoder then refuses the log as it would anyway.
+          count: log.data.length >= 66 ? Number(BigInt(log.data.slice(0, 66))) : -1,
+          ordinal: 0,
+        };
+        const key = `${tx.hash}:${call.level}:${call.count}`;
+        call.ordinal = deathCalls.get(key) ?? 0;
+        deathCalls.set(key, call.ordinal + 1);
+        const victims = decodeVictims(tx.input, tx.to, traceScan, call);
         const stakes = await options.victimStakes(victims, block.hash);
         context.enrichment = { victims: victims.map((address, i) => ({ address, amountLost: stakes[i]! })) };
       } else if (name === 'ScanFinalized') {
