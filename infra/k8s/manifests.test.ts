@@ -239,6 +239,21 @@ describe('infra/k8s: the apps', () => {
     },
   );
 
+  it('gives the API all the typing mini-game needs in every overlay (without one of them it turns boosts off)', () => {
+    for (const [overlay, objects] of Object.entries(rendered)) {
+      const env = resolveEnv(objects, containerOf(objects, 'Deployment', 'api'));
+      for (const name of ['BOOST_SIGNER_PRIVATE_KEY', 'GHOST_CORE_ADDRESS', 'TRACE_SCAN_ADDRESS', 'RPC_URL'])
+        expect(env[name], `${overlay}: ${name}`).toBeTruthy();
+      const optional = containerOf(objects, 'Deployment', 'api').env.filter(
+        (e: Container) => e.valueFrom?.secretKeyRef?.optional,
+      );
+      expect(
+        optional.map((e: Container) => e.name),
+        overlay,
+      ).not.toContain('RPC_URL');
+    }
+  });
+
   it('names pending variables the apps do not read yet (reported, not failed)', async () => {
     const pending: string[] = [];
     for (const app of APPS) {
