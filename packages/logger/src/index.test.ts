@@ -33,6 +33,25 @@ describe('createLogger', () => {
     expect(text).toContain('0x01');
   });
 
+  it("keeps an RPC provider's key out of logged errors (viem quotes the URL it failed on)", () => {
+    const { lines, logger } = capture();
+    const error = Object.assign(
+      new Error(
+        'HTTP request failed.\n\nURL: https://eth-mainnet.g.alchemy.com/v2/SECRETKEY1\nDetails: timeout',
+      ),
+      { url: 'https://user:PASSWORD2@rpc.example:8545/path?apikey=SECRETKEY3', status: 504 },
+    );
+    logger.warn({ err: error }, 'chain read failed');
+    logger.error({ error: new Error('ws failed: wss://mainnet.megaeth.com/ws/SECRETKEY4') }, 'subscription');
+    const text = lines.join('');
+    for (const secret of ['SECRETKEY1', 'PASSWORD2', 'SECRETKEY3', 'SECRETKEY4', '/v2/']) {
+      expect(text).not.toContain(secret);
+    }
+    const line = JSON.parse(lines[0]!);
+    expect(line.err.message).toContain('URL: https://eth-mainnet.g.alchemy.com/…');
+    expect(line.err).toMatchObject({ url: 'https://rpc.example:8545/…', status: 504, type: 'Error' });
+  });
+
   it('writes the fields of the spec example as JSON', () => {
     const { lines, logger } = capture();
     logger.info(

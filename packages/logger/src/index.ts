@@ -28,6 +28,26 @@ export const REDACT_PATHS = [
   'headers.cookie',
 ];
 
+/**
+ * RPC URLs often carry a provider key in their path or query (`/v2/<key>`, `?apikey=`), and client errors quote
+ * the URL they failed on (viem: "URL: …" in the message, and a `url` field). Logged errors keep the scheme and
+ * host of every URL and lose the rest; credentials before the host go too.
+ */
+const URL_IN_TEXT = /\b((?:https?|wss?):\/\/)(?:[^@/\s"'<>]*@)?([^/\s"'<>?#]+)[^\s"'<>]*/gi;
+
+export function scrubUrls(text: string): string {
+  return text.replace(URL_IN_TEXT, (_match, scheme: string, host: string) => `${scheme}${host}/…`);
+}
+
+function scrubbed(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrubUrls(value);
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => scrubbed(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrubbed(v, depth + 1)]));
+}
+
+const errSerializer = (error: Error) => scrubbed(pino.stdSerializers.err(error));
+
 export interface CreateLoggerOptions {
   name: string;
   level?: string;
@@ -44,7 +64,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-    serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
+    serializers: { err: errSerializer, error: errSerializer },
   };
   return options.destination ? pino(config, options.destination) : pino(config);
 }
