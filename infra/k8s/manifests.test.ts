@@ -239,6 +239,17 @@ describe('infra/k8s: the apps', () => {
     },
   );
 
+  it("routes the spec's /ws on the API's host to the gateway (where the session cookie is sent)", () => {
+    const [ingress] = byKind(rendered.prod, 'Ingress');
+    const apiHost = ingress!.spec.rules.find((r: Container) =>
+      r.http.paths.some((p: Container) => p.backend.service.name === 'api'),
+    );
+    const ws = apiHost.http.paths.find((p: Container) => p.path === '/ws');
+    expect(ws?.backend.service).toMatchObject({ name: 'gateway', port: { name: 'ws' } });
+    // nginx picks the longest matching prefix, so /ws does not fall through to the API.
+    expect(apiHost.http.paths.map((p: Container) => p.path)).toContain('/');
+  });
+
   it('gives the API all the typing mini-game needs in every overlay (without one of them it turns boosts off)', () => {
     for (const [overlay, objects] of Object.entries(rendered)) {
       const env = resolveEnv(objects, containerOf(objects, 'Deployment', 'api'));
