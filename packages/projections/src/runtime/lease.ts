@@ -6,13 +6,16 @@ import pg from 'pg';
  * Session advisory locks on one dedicated connection: a projection generation is applied by whoever holds its
  * lock. When the holder dies, PostgreSQL drops the session and its locks at once; a frozen holder is cut off by
  * idle_session_timeout (its keepalive pings every 3 s), a lost network by TCP keepalives. Correctness never depends on
- * the lease alone: every batch also locks the checkpoint row and applies only what follows it.
+ * this process's view of the lease: every batch locks the checkpoint row, applies only what follows it, and
+ * checks in the same transaction that this session (by backend pid) still holds the lock.
  */
 /** The two advisory-lock keys of a generation's lease, as SQL (shared with the status query). */
 export const LEASE_CLASS = 'ghostnet.projection';
 
 export class LeaseManager {
   #client: pg.Client | null = null;
+  /** The lease session's backend pid: batches check in their own transaction that it still holds the lock. */
+  #pid: number | null = null;
   #held = new Set<string>();
   #connecting: Promise<pg.Client> | null = null;
   /** Bumped each time the session is lost: a lease is valid only in the epoch it was taken in. */
@@ -30,6 +33,19 @@ export class LeaseManager {
 
   get sessionEpoch(): number {
     return this.#sessionEpoch;
+  }
+
+  /** Backend pid of the lease session (null while there is none). */
+  get sessionPid(): number | null {
+    return this.#client ? this.#pid : null;
+  }
+
+  /**
+   * A batch found that the session no longer holds a lease it thinks it has: the session is gone in Postgres
+   * (cut by idle_session_timeout while this process could not tell). Drop it and every lease with it.
+   */
+  abandon(reason: string): void {
+    if (this.#client) this.#lost(this.#client, new Error(reason));
   }
 
   holds(key: string): boolean {
@@ -54,8 +70,11 @@ export class LeaseManager {
       client.on('end', () => this.#lost(client, new Error('lease connection ended')));
       try {
         await client.connect();
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        this.#pid = rows[0]!.pid;
       } catch (error) {
         this.#connecting = null;
+        client.end().catch(() => {});
         throw error;
       }
       this.#client = client;

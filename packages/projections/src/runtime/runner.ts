@@ -163,6 +163,11 @@ export class ProjectionRunner {
       undoRetain: this.options.undoRetain ?? 100_000,
       leaseValid: () =>
         !this.#stopping && this.#lease.holds(key) && this.#lease.sessionEpoch === sessionEpoch,
+      leaseFence: { pid: this.#lease.sessionPid!, key },
+      onLeaseLost: () => {
+        if (this.#workers.get(key) === worker) this.#workers.delete(key);
+        this.#lease.abandon(`lease of ${key} found lost by a batch`);
+      },
       onBatch: this.options.onBatch,
     });
     this.#workers.set(key, worker);

@@ -55,7 +55,20 @@ export interface WorkerOptions {
   undoWindow: number;
   undoRetain: number;
   leaseValid: () => boolean;
+  /**
+   * The lease as Postgres sees it: every batch checks, in its own transaction, that this backend still holds
+   * the generation's advisory lock (a fencing check: a holder whose session was cut without it noticing must
+   * not apply beside the standby that took over). Absent only in tests of the worker alone.
+   */
+  leaseFence?: { pid: number; key: string };
+  /** Called when the fence failed, before the worker stops. */
+  onLeaseLost?: () => void;
   onBatch?: (info: BatchInfo) => void;
+}
+
+/** This process's lease session does not hold the generation's lock any more: stop, apply nothing. */
+export class LeaseLost extends Error {
+  override name = 'LeaseLost';
 }
 
 export type WorkerState = 'starting' | 'running' | 'failed' | 'stopped';
@@ -84,7 +97,7 @@ interface Item {
 
 type Outcome = 'ok' | 'rewind' | 'failed' | 'gone';
 
-const CheckpointRow = z.object({ last_sequence: z.number(), status: z.string() });
+const CheckpointRow = z.object({ last_sequence: z.number(), status: z.string(), holds_lease: z.boolean() });
 
 /** Applies one generation of one projection while this process holds its lease. */
 export class GenerationWorker {
@@ -165,6 +178,14 @@ export class GenerationWorker {
         backoff = 100;
       } catch (error) {
         if (this.#stopping) return;
+        if (isLeaseLost(error)) {
+          this.#log.warn(
+            { err: (error as Error).message },
+            'lease lost: stopping; whoever holds it applies from the checkpoint',
+          );
+          this.options.onLeaseLost?.();
+          return;
+        }
         this.#log.warn({ err: error }, 'projection worker interrupted; resuming from the checkpoint');
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 5_000);
@@ -350,12 +371,24 @@ export class GenerationWorker {
             set_config('search_path', ${`${schemaOf(name, this.version)}, public`}, true),
             set_config('ghostnet.undo',
               CASE WHEN ${capture} THEN ${`${name}|${this.version}|`} || (c.last_sequence + 1) ELSE '' END, true)`;
-    return tx.maybeOne(sql.type(CheckpointRow)`
-      SELECT c.last_sequence, v.status, set_config('synchronous_commit', 'off', true) ${batch}
+    const fence = this.options.leaseFence;
+    const holdsLease = fence
+      ? sql.fragment`EXISTS (
+          SELECT 1 FROM pg_locks l
+          WHERE l.locktype = 'advisory' AND l.granted AND l.pid = ${fence.pid} AND l.objsubid = 2
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND l.classid = hashtext('ghostnet.projection')::oid AND l.objid = hashtext(${fence.key})::oid)`
+      : sql.fragment`true`;
+    const cp = await tx.maybeOne(sql.type(CheckpointRow)`
+      SELECT c.last_sequence, v.status, ${holdsLease} AS holds_lease,
+        set_config('synchronous_commit', 'off', true) ${batch}
       FROM projection_checkpoints c
       JOIN projection_versions v ON v.projection = c.projection AND v.version = c.version
       WHERE c.projection = ${name} AND c.version = ${this.version}
       FOR UPDATE OF c`);
+    if (cp && !cp.holds_lease)
+      throw new LeaseLost(`lease session (pid ${fence!.pid}) no longer holds ${fence!.key}`);
+    return cp;
   }
 
   async #commit(items: Item[]): Promise<Outcome> {
@@ -589,13 +622,21 @@ function isReorg(subject: string, root: string): boolean {
 }
 
 /** Errors that say nothing about the message: retry the batch rather than call it poison. */
+function isLeaseLost(error: unknown): boolean {
+  let e = error as { name?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 5; depth++, e = e.cause as typeof e)
+    if (e.name === 'LeaseLost') return true;
+  return false;
+}
+
 export function isTransient(error: unknown): boolean {
   let e = error as { code?: unknown; name?: string; message?: string; cause?: unknown } | undefined;
   for (let depth = 0; e && depth < 5; depth++) {
     const code = typeof e.code === 'string' ? e.code : '';
     if (/^(08|40|53|57|58)/.test(code)) return true;
     if (
-      /^(ConnectionError|BackendTerminatedError|StatementTimeoutError|UnexpectedStateError)$/.test(
+      // LeaseLost is no verdict on the messages either: it goes up to the loop, which stops the worker.
+      /^(ConnectionError|BackendTerminatedError|StatementTimeoutError|UnexpectedStateError|LeaseLost)$/.test(
         e.name ?? '',
       )
     ) {
