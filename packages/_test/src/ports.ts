@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 
 /** A TCP port free right now on 127.0.0.1 (the OS picks it). */
@@ -11,6 +13,19 @@ export function freePort(): Promise<number> {
       server.close(() =>
         typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
       );
+    });
+  });
+}
+
+/** Listens on a free port of 127.0.0.1 (test proxies in front of anvil): its URL and how to close it. */
+export function listenLocal(server: Server): Promise<{ url: string; close: () => Promise<void> }> {
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () => new Promise((r) => server.close(() => r())),
+      });
     });
   });
 }

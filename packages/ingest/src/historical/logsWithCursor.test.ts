@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createLogger } from '@ghostnet/logger';
 import {
   type Anvil,
@@ -7,6 +6,7 @@ import {
   createTestStream,
   deployLogEmitters,
   type EmitterChain,
+  listenLocal,
   readStream,
   startAnvil,
   type TestStream,
@@ -68,16 +68,7 @@ function startCursorProxy(target: string) {
     const result = Array.isArray(request) ? await Promise.all(request.map(answer)) : await answer(request);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result));
   });
-  return new Promise<{ url: string; state: typeof state; close: () => Promise<void> }>((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        state,
-        close: () => new Promise((r) => server.close(() => r())),
-      });
-    });
-  });
+  return listenLocal(server).then((listening) => ({ ...listening, state }));
 }
 
 let anvil: Anvil;
