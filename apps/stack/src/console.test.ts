@@ -64,6 +64,14 @@ const feedSequences = () =>
   page.$$eval('#feed li', (items) => items.map((li) => Number((li as HTMLElement).dataset.sequence)));
 
 describe('the live console in headless Chromium', () => {
+  it('serves the typing mini-game (npm start wires the devnet signer and contracts into the API)', async () => {
+    const challenge = await fetch(`http://127.0.0.1:${stack.options.apiPort}/minigame/typing/challenge`, {
+      method: 'POST',
+    });
+    // Registered (401: sign in first), not 404 as when the API turns the mini-game off.
+    expect(challenge.status).toBe(401);
+  });
+
   it('shows simulator events with their sequence ids, stream position and projection lag', async () => {
     await page.goto(`http://localhost:${stack.options.apiPort}/console`);
     await page.waitForSelector('#feed li', { timeout: 60_000 });

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { anvilAccount, readDeployment } from '@ghostnet/contracts';
 import { checkAnvil, checkNats, checkNode, checkPostgres, formatChecks } from '@ghostnet/doctor';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -180,8 +181,16 @@ export class Stack {
       ALLOW_ANONYMOUS_FEED: 'true',
       METRICS_PORT: String(o.metricsPorts.gateway),
     });
+    // The typing mini-game signs boosts with the devnet's boost signer (an anvil dev account: its key follows
+    // from anvil's public mnemonic) for the devnet's contracts, as a deployment would with its own.
+    const deployment = readDeployment(deploymentFile);
+    const signer = deployment.accounts?.boostSigner;
+    const signerKey = signer ? anvilAccount(signer.index).getHdKey().privateKey : undefined;
     this.spawn('api', 'apps/api/src/main.ts', [], {
       ...common,
+      GHOST_CORE_ADDRESS: deployment.addresses.GhostCore,
+      TRACE_SCAN_ADDRESS: deployment.addresses.TraceScan,
+      ...(signerKey ? { BOOST_SIGNER_PRIVATE_KEY: `0x${Buffer.from(signerKey).toString('hex')}` } : {}),
       DATABASE_URL: this.databaseUrl,
       PORT: String(o.apiPort),
       JWT_KEYS: jwtKeys,

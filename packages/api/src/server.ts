@@ -73,7 +73,7 @@ export interface CreateApiOptions {
   /** Test hooks on the outbox path (the crash-between-commit-and-publish test). */
   hooks?: { afterCommit?: () => void; afterPublish?: () => void };
   rateLimitWindowMs?: number;
-  /** More routes over the same context and hooks (the mini-game routes of @ghostnet/minigame plug in here). */
+  /** More routes over the same context and hooks (the mini-game routes of `minigame/routes.ts` plug in here). */
   routes?: ((app: ZodApp, context: ApiContext) => void)[];
 }
 
