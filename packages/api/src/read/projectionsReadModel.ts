@@ -62,6 +62,9 @@ async function membershipOf(pool: DatabasePool, address: string): Promise<Member
   );
 }
 
+/** The API's busiest read, as a plain query. */
+const profileQuery = (address: string) => sql.type(ProfileRow)`SELECT * FROM api_profile(${address})`;
+
 type Lane = Pick<DatabasePoolConnection, 'one'>;
 const statementNames = new WeakMap<Lane, string>();
 let statements = 0;
@@ -86,7 +89,7 @@ async function profileOnLane(db: Lane, address: string): Promise<z.infer<typeof 
     const stale = /prepared statement .* does not exist|cached plan must not change result type/;
     if (!stale.test(String((error as Error)?.message ?? error))) throw error;
     statementNames.delete(db);
-    return db.one(sql.type(ProfileRow)`SELECT * FROM api_profile(${address})`);
+    return db.one(profileQuery(address));
   }
 }
 
@@ -118,7 +121,7 @@ export function createProjectionsReadModel(
       // equal to readUser/readPosition.
       let row: z.infer<typeof ProfileRow>;
       try {
-        const plain = sql.type(ProfileRow)`SELECT * FROM api_profile(${address})`;
+        const plain = profileQuery(address);
         row = lanes
           ? await lanes.run((db) => (db === pool ? db.one(plain) : profileOnLane(db, address)))
           : await pool.one(plain);

@@ -3,6 +3,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { ALL_PROJECTIONS } from '../projections/index.ts';
 import { clearFailure, type Generation, listGenerations, requestRebuild } from '../runtime/generations.ts';
+import { leaseLockRow } from '../runtime/lease.ts';
 import type { Projection } from '../runtime/types.ts';
 
 export interface CommandContext {
@@ -39,10 +40,7 @@ export async function projectionStatus(
   const extra = await ctx.pool.any(sql.type(Extra)`
     SELECT v.projection, v.version, c.updated_at,
       (SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
-         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-         AND l.classid::bigint = (hashtext('ghostnet.projection')::bigint & 4294967295)
-         AND l.objid::bigint = (hashtext(v.projection || ':' || v.version)::bigint & 4294967295)
+       WHERE ${leaseLockRow(sql.fragment`v.projection || ':' || v.version`)}
        LIMIT 1) AS holder
     FROM projection_versions v
     LEFT JOIN projection_checkpoints c ON c.projection = v.projection AND c.version = v.version`);

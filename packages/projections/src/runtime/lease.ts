@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
+import { sql } from '@ghostnet/db';
 import type { Logger } from '@ghostnet/logger';
 import pg from 'pg';
+import type { FragmentSqlToken, ValueExpression } from 'slonik';
 
 /**
  * Session advisory locks on one dedicated connection: a projection generation is applied by whoever holds its
@@ -9,8 +11,18 @@ import pg from 'pg';
  * this process's view of the lease: every batch locks the checkpoint row, applies only what follows it, and
  * checks in the same transaction that this session (by backend pid) still holds the lock.
  */
-/** The two advisory-lock keys of a generation's lease, as SQL (shared with the status query). */
+/** The two advisory-lock keys of a generation's lease: this class, and the generation's key `projection:version`. */
 export const LEASE_CLASS = 'ghostnet.projection';
+
+/**
+ * `pg_locks l` rows of a generation's lease lock in this database, for `key` (a value or a SQL expression): what
+ * `projections status` shows as the holder and what each batch checks before applying.
+ */
+export function leaseLockRow(key: ValueExpression): FragmentSqlToken {
+  return sql.fragment`l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    AND l.classid = hashtext(${LEASE_CLASS})::oid AND l.objid = hashtext(${key})::oid`;
+}
 
 export class LeaseManager {
   #client: pg.Client | null = null;
@@ -101,8 +113,8 @@ export class LeaseManager {
     if (this.#held.has(key)) return true;
     const client = await this.#connection();
     const { rows } = await client.query<{ ok: boolean }>(
-      "SELECT pg_try_advisory_lock(hashtext('ghostnet.projection'), hashtext($1)) AS ok",
-      [key],
+      'SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok',
+      [LEASE_CLASS, key],
     );
     if (rows[0]?.ok) this.#held.add(key);
     return !!rows[0]?.ok;
@@ -113,7 +125,7 @@ export class LeaseManager {
     const client = this.#client;
     if (!client) return;
     await client
-      .query("SELECT pg_advisory_unlock(hashtext('ghostnet.projection'), hashtext($1))", [key])
+      .query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [LEASE_CLASS, key])
       .catch(() => {});
   }
 

@@ -8,6 +8,7 @@ import { createHarness, type Harness } from '../testing/harness.ts';
 import { SyntheticGame } from '../testing/synthetic.ts';
 import { DecodeCache } from './decode.ts';
 import { ensureGenerations } from './generations.ts';
+import { LEASE_CLASS } from './lease.ts';
 import { GenerationWorker } from './worker.ts';
 
 let h: Harness | undefined;
@@ -23,8 +24,7 @@ async function session(url: string, key?: string): Promise<{ pid: number; client
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   clients.push(client);
-  if (key)
-    await client.query("SELECT pg_advisory_lock(hashtext('ghostnet.projection'), hashtext($1))", [key]);
+  if (key) await client.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [LEASE_CLASS, key]);
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   return { pid: rows[0]!.pid, client };
 }
@@ -84,9 +84,7 @@ describe('lease fence', () => {
     const last = first[first.length - 1]!;
     for (let i = 0; i < 200 && (await checkpoint()) < last; i++) await new Promise((r) => setTimeout(r, 50));
     expect(await checkpoint()).toBe(last);
-    await holder.client.query("SELECT pg_advisory_unlock(hashtext('ghostnet.projection'), hashtext($1))", [
-      key,
-    ]);
+    await holder.client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [LEASE_CLASS, key]);
     await h.publish(game.take(50));
     await done;
     expect(holderLost).toBe(true);

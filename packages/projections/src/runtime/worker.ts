@@ -23,6 +23,7 @@ import {
   resetGenerationIn,
   schemaOf,
 } from './generations.ts';
+import { leaseLockRow } from './lease.ts';
 import { BatchReader } from './reader.ts';
 import { LatencyWindow } from './stats.ts';
 import { PoisonMessageError, type ProjectedMessage, type Projection } from './types.ts';
@@ -373,11 +374,7 @@ export class GenerationWorker {
               CASE WHEN ${capture} THEN ${`${name}|${this.version}|`} || (c.last_sequence + 1) ELSE '' END, true)`;
     const fence = this.options.leaseFence;
     const holdsLease = fence
-      ? sql.fragment`EXISTS (
-          SELECT 1 FROM pg_locks l
-          WHERE l.locktype = 'advisory' AND l.granted AND l.pid = ${fence.pid} AND l.objsubid = 2
-            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-            AND l.classid = hashtext('ghostnet.projection')::oid AND l.objid = hashtext(${fence.key})::oid)`
+      ? sql.fragment`EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = ${fence.pid} AND ${leaseLockRow(fence.key)})`
       : sql.fragment`true`;
     const cp = await tx.maybeOne(sql.type(CheckpointRow)`
       SELECT c.last_sequence, v.status, ${holdsLease} AS holds_lease,
