@@ -9,6 +9,7 @@ import { ALL_PROJECTIONS, createProjectionRunner, type ProjectionRunner } from '
 import { runSimulation } from '@ghostnet/sim';
 import {
   type Anvil,
+  appNodeArgs,
   createTestDatabase,
   createTestStream,
   freePort,
@@ -47,7 +48,7 @@ class GatewayProcess {
     return `ws://127.0.0.1:${this.port}`;
   }
   async start() {
-    this.process = startProcess(process.execPath, ['--import', 'tsx', MAIN], {
+    this.process = startProcess(process.execPath, appNodeArgs(MAIN), {
       env: {
         ...process.env,
         LOG_LEVEL: 'warn',

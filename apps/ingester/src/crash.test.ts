@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import {
   type Anvil,
+  appNodeArgs,
   canonicalChainEvents,
   createTestStream,
   deployLogEmitters,
@@ -33,7 +34,7 @@ afterAll(async () => {
 });
 
 function startIngester(): Started {
-  const child = startProcess(process.execPath, ['--import', 'tsx', MAIN], {
+  const child = startProcess(process.execPath, appNodeArgs(MAIN), {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',

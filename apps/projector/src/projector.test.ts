@@ -7,7 +7,7 @@ import {
   type Harness,
   SyntheticGame,
 } from '@ghostnet/projections/testing';
-import { type Started, startProcess } from '@ghostnet/test';
+import { appNodeArgs, type Started, startProcess } from '@ghostnet/test';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -24,7 +24,7 @@ afterEach(async () => {
 function startProjector(harness: Harness, env: Record<string, string> = {}): Started {
   const started = startProcess(
     process.execPath,
-    ['--import', 'tsx', 'apps/projector/src/main.ts', ...(env.ARGS ? env.ARGS.split(' ') : [])],
+    [...appNodeArgs('apps/projector/src/main.ts'), ...(env.ARGS ? env.ARGS.split(' ') : [])],
     {
       cwd: ROOT,
       env: {

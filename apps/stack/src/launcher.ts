@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { anvilAccount, readDeployment } from '@ghostnet/contracts';
 import { checkAnvil, checkNats, checkNode, checkPostgres, formatChecks } from '@ghostnet/doctor';
+import { appNodeArgs } from '@ghostnet/test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
@@ -119,7 +120,7 @@ export class Stack {
   }
 
   spawn(name: string, script: string, args: string[], env: Record<string, string>): ChildProcess {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], {
+    const child = spawn(process.execPath, [...appNodeArgs(join(ROOT, script)), ...args], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,10 @@
 import { checkNats, checkPostgres, formatChecks } from '@ghostnet/doctor';
+import { APP_BUNDLES_ENV, appBundlesDir, buildAppBundles, removeAppBundles } from './appBundles.ts';
 
-/** Fail the whole run up front, with the fix, instead of every test timing out on its own. */
+/**
+ * Fail the whole run up front, with the fix, instead of every test timing out on its own. Then bundle the apps
+ * that tests start as processes (rebuilt every run, so a bundle is never older than the sources).
+ */
 export default async function globalSetup() {
   const checks = [
     await checkPostgres(process.env.TEST_DATABASE_URL),
@@ -9,4 +13,9 @@ export default async function globalSetup() {
   if (checks.some((c) => !c.ok)) {
     throw new Error(`test prerequisites missing:\n${formatChecks(checks)}`);
   }
+  const dir = appBundlesDir();
+  await buildAppBundles(dir);
+  // Test workers are forked after this and inherit the environment.
+  process.env[APP_BUNDLES_ENV] = dir;
+  return () => removeAppBundles(dir);
 }

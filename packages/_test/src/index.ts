@@ -1,4 +1,5 @@
 export * from './anvil.ts';
+export * from './appBundles.ts';
 export * from './database.ts';
 export * from './jetstream.ts';
 export * from './logEmitter.ts';

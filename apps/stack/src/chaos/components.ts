@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { PrivateNats, PrivatePostgres, Started } from '@ghostnet/test';
-import { startProcess } from '@ghostnet/test';
+import { appNodeArgs, startProcess } from '@ghostnet/test';
 import { ROOT } from '../launcher.ts';
 
 export type ComponentKind = 'ingester' | 'projector' | 'gateway' | 'api' | 'nats-server' | 'postgres';
@@ -62,7 +62,7 @@ export class AppProcess implements Component {
     this.#restartTimer = null;
     if (this.running()) return;
     this.#expectExit = false;
-    const started = startProcess(process.execPath, ['--import', 'tsx', join(ROOT, this.script)], {
+    const started = startProcess(process.execPath, appNodeArgs(join(ROOT, this.script)), {
       cwd: ROOT,
       env: { ...process.env, ...this.env },
     });

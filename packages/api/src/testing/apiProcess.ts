@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { issueSessionToken, keyringFromEnv } from '@ghostnet/auth';
 import { Secret } from '@ghostnet/config';
-import { freePort, type Started, startProcess, type TestStream, waitFor } from '@ghostnet/test';
+import { appNodeArgs, freePort, type Started, startProcess, type TestStream, waitFor } from '@ghostnet/test';
 
 /** Test-only: the API as a separate process, as deployed. Shared by this package's and issue 8's tests. */
 export const API_MAIN = fileURLToPath(new URL('../../../../apps/api/src/main.ts', import.meta.url));
@@ -33,7 +33,7 @@ export async function startApi(options: {
   nodeArgs?: string[];
 }): Promise<RunningApi> {
   const port = options.port ?? (await freePort());
-  const child = startProcess(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', API_MAIN], {
+  const child = startProcess(process.execPath, [...(options.nodeArgs ?? []), ...appNodeArgs(API_MAIN)], {
     env: {
       ...process.env,
       NODE_ENV: 'test',
