@@ -48,6 +48,12 @@ export interface ClientEvents {
   live: (info: { fromSequenceId: number; toSequenceId: number; replayed: number }) => void;
   position: (position: Position | null, sequenceId: number) => void;
   scanWarning: (warning: { level: LevelName; secondsUntil: number; scanAt: number }) => void;
+  systemResetWarning: (warning: { secondsUntil: number; resetAt: number }) => void;
+  /**
+   * A timed feed event that no stream message carries (TRACE_SCAN_WARNING, SYSTEM_RESET_WARNING): no sequence
+   * id, not replayed after a reconnect; a socket going live inside the warning's lead time gets it then.
+   */
+  warning: (event: FeedEvent) => void;
   status: (status: ClientStatus) => void;
   /** ERROR frames from the gateway, and problems of the client itself (`code: 'CLIENT'`). */
   error: (error: { code: ErrorCode | 'CLIENT'; message: string }) => void;
@@ -127,6 +133,8 @@ export class GatewayClient {
     live: new Set(),
     position: new Set(),
     scanWarning: new Set(),
+    systemResetWarning: new Set(),
+    warning: new Set(),
     status: new Set(),
     error: new Set(),
     disconnect: new Set(),
@@ -303,6 +311,11 @@ export class GatewayClient {
           secondsUntil: frame.secondsUntil,
           scanAt: frame.scanAt,
         });
+        this.#emit('warning', frame.event);
+        return;
+      case 'SYSTEM_RESET_WARNING':
+        this.#emit('systemResetWarning', { secondsUntil: frame.secondsUntil, resetAt: frame.resetAt });
+        this.#emit('warning', frame.event);
         return;
       case 'PONG':
         if (frame.sequenceId !== undefined && this.status === 'live') this.#advanceTo(frame.sequenceId);

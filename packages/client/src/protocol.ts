@@ -100,6 +100,17 @@ export const ScanWarningFrame = z.object({
   secondsUntil: z.number().int().nonnegative(),
   /** When the scan is due, Unix ms. */
   scanAt: z.number().int().nonnegative(),
+  /** The same warning as the frontend's feed event (not in the stream: no sequence id, never replayed). */
+  event: FeedEvent,
+});
+
+/** The system reset is near: a deposit before `resetAt` pushes it back. */
+export const SystemResetWarningFrame = z.object({
+  type: z.literal('SYSTEM_RESET_WARNING'),
+  secondsUntil: z.number().int().nonnegative(),
+  /** The reset deadline, Unix ms. */
+  resetAt: z.number().int().nonnegative(),
+  event: FeedEvent,
 });
 
 export const ReplayFrame = z.object({
@@ -171,6 +182,7 @@ export const ServerFrame = z.discriminatedUnion('type', [
   ReorgFrame,
   PositionUpdateFrame,
   ScanWarningFrame,
+  SystemResetWarningFrame,
   ReplayFrame,
   FullSyncFrame,
   PongFrame,

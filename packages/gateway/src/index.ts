@@ -4,7 +4,7 @@ export * from './feed/window.ts';
 export * from './limits/bucket.ts';
 export * from './limits/connectionLimiter.ts';
 export * from './positions/positionUpdates.ts';
-export * from './scan/scanWarnings.ts';
 export * from './server/gateway.ts';
 export * from './snapshot/projections.ts';
 export * from './snapshot/source.ts';
+export * from './warnings/warnings.ts';

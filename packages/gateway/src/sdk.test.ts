@@ -1,5 +1,5 @@
 import { CloseCode, GatewayClient } from '@ghostnet/client';
-import type { LevelStats, Position } from '@ghostnet/events';
+import type { FeedEvent, Position } from '@ghostnet/events';
 import { createTestStream, type TestStream } from '@ghostnet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -154,39 +154,34 @@ describe('SDK against the gateway', () => {
     await gw.stop();
   });
 
-  it('SCAN_WARNING 60 s before a level scan, to live sockets and to sockets joining inside the minute', async () => {
-    const scanAt = Date.now() + 63_000; // the first client is live well before the warning
-    const levels: LevelStats[] = [
-      {
-        level: 'BLACK_ICE',
-        operatorCount: 1,
-        totalStaked: '1',
-        baseDeathRate: 4500,
-        effectiveDeathRate: 4500,
-        nextScanTimestamp: scanAt,
-      },
-      {
-        level: 'VAULT',
-        operatorCount: 1,
-        totalStaked: '1',
-        baseDeathRate: 500,
-        effectiveDeathRate: 500,
-        nextScanTimestamp: Date.now() + 4 * 3600_000,
-      },
-    ];
+  it('SCAN_WARNING 60 s before a level scan and SYSTEM_RESET_WARNING 5 min before the reset, with their feed events, to live and late sockets', async () => {
+    const scanAt = Date.now() + 63_000; // the first client is live well before the warnings
+    const resetAt = Date.now() + 303_500;
+    const deadlines = {
+      scans: [
+        { level: 'BLACK_ICE' as const, at: scanAt },
+        { level: 'VAULT' as const, at: Date.now() + 4 * 3600_000 },
+        { level: 'DARKNET' as const, at: null },
+      ],
+      systemReset: resetAt,
+    };
     const gw = await startTestGateway(stream, {
-      snapshots: { ...streamHeadSnapshots(stream), readLevels: async () => levels },
+      snapshots: { ...streamHeadSnapshots(stream), readDeadlines: async () => deadlines },
     });
     const watch = async (address: string) => {
       const client = new GatewayClient({ url: gw.url, token: await tokenFor(address), WebSocket: WS });
       const warnings: { level: string; secondsUntil: number; scanAt: number; at: number }[] = [];
+      const resets: { secondsUntil: number; resetAt: number }[] = [];
+      const events: FeedEvent[] = [];
       client.on('scanWarning', (w) => warnings.push({ ...w, at: Date.now() }));
+      client.on('systemResetWarning', (w) => resets.push(w));
+      client.on('warning', (e) => events.push(e));
       client.connect();
-      return { client, warnings };
+      return { client, warnings, resets, events };
     };
     const early = await watch(addressOf(0x5ca7));
     await until('live', () => early.client.status === 'live', 10_000);
-    await until('warning', () => early.warnings.length > 0, 10_000);
+    await until('warnings', () => early.warnings.length > 0 && early.resets.length > 0, 10_000);
     const [warning] = early.warnings;
     // Whole seconds, counted when sent: a timer late by more than half a second on a busy machine says 59.
     expect(early.warnings).toEqual([
@@ -194,11 +189,28 @@ describe('SDK against the gateway', () => {
     ]);
     // Sent at the lead time, not before (timers may only run late, and only slightly on an idle machine).
     expect(warning!.at).toBeGreaterThanOrEqual(scanAt - 60_000 - 5);
+    expect(early.resets).toEqual([{ secondsUntil: expect.toBeOneOf([299, 300]), resetAt }]);
+    // The frontend's feed events, with ids and timestamps from the deadline (the same on every instance).
+    expect(early.events.map((e) => e.id).sort()).toEqual(
+      [`scan-warning:BLACK_ICE:${scanAt}`, `system-reset-warning:${resetAt}`].sort(),
+    );
+    expect(early.events).toContainEqual({
+      id: `scan-warning:BLACK_ICE:${scanAt}`,
+      type: 'TRACE_SCAN_WARNING',
+      timestamp: scanAt - 60_000,
+      data: { level: 'BLACK_ICE', secondsUntil: warning!.secondsUntil },
+    });
+    expect(early.events).toContainEqual({
+      id: `system-reset-warning:${resetAt}`,
+      type: 'SYSTEM_RESET_WARNING',
+      timestamp: resetAt - 300_000,
+      data: { secondsUntil: early.resets[0]!.secondsUntil },
+    });
 
-    // A socket going live after the warning went out still gets it, with the seconds that remain.
+    // A socket going live after the warnings went out still gets them, with the time that remains.
     await new Promise((r) => setTimeout(r, 1_200));
     const late = await watch(addressOf(0x5ca8));
-    await until('late warning', () => late.warnings.length > 0, 10_000);
+    await until('late warnings', () => late.warnings.length > 0 && late.resets.length > 0, 10_000);
     expect(late.warnings).toEqual([
       { level: 'BLACK_ICE', secondsUntil: expect.any(Number), scanAt, at: expect.any(Number) },
     ]);
@@ -206,7 +218,18 @@ describe('SDK against the gateway', () => {
     const remaining = (scanAt - late.warnings[0]!.at) / 1000;
     expect(Math.abs(late.warnings[0]!.secondsUntil - remaining)).toBeLessThanOrEqual(1);
     expect(late.warnings[0]!.secondsUntil).toBeLessThan(60);
+    expect(late.resets[0]!.secondsUntil).toBeLessThan(300);
+    expect(late.events.map((e) => e.id).sort()).toEqual(early.events.map((e) => e.id).sort());
     expect(early.warnings).toHaveLength(1);
+    expect(early.resets).toHaveLength(1);
+
+    // A deposit pushes the reset back: the new deadline is warned again, under a new id.
+    const pushedTo = Date.now() + 301_000;
+    deadlines.systemReset = pushedTo;
+    await gw.gateway.refreshWarnings();
+    await until('the new reset warning', () => early.resets.length === 2, 10_000);
+    expect(early.resets[1]!.resetAt).toBe(pushedTo);
+    expect(early.events.at(-1)!.id).toBe(`system-reset-warning:${pushedTo}`);
     early.client.close();
     late.client.close();
     await gw.stop();

@@ -20,8 +20,8 @@ import { affectedUsers, framesOf, replayFrame } from '../feed/frames.ts';
 import { openConnectionsBucket } from '../limits/bucket.ts';
 import { ConnectionLimiter } from '../limits/connectionLimiter.ts';
 import { PositionUpdates } from '../positions/positionUpdates.ts';
-import { ScanWarnings } from '../scan/scanWarnings.ts';
 import type { SnapshotSource } from '../snapshot/source.ts';
+import { Warnings } from '../warnings/warnings.ts';
 import { type Connection, newConnection, readCookie } from './connection.ts';
 
 export interface GatewayLimits {
@@ -93,7 +93,11 @@ export interface GatewayOptions {
   revocationCheckMs?: number;
   /** POSITION_UPDATE polling of the positions checkpoint. */
   positionTickMs?: number;
+  /** SCAN_WARNING this long before a level's scan (default 60 s: positions lock then). */
   scanWarningLeadMs?: number;
+  /** SYSTEM_RESET_WARNING this long before the reset deadline (default 5 min). */
+  systemResetWarningLeadMs?: number;
+  /** How often the deadlines are read again besides the events that move them (default 30 s). */
   scanRefreshMs?: number;
   /** How often the stream's epoch is compared with ours (default 5 s; consumer notices also trigger it). */
   epochCheckMs?: number;
@@ -105,6 +109,15 @@ export interface RevocationSource {
 }
 
 const FEED_TOPIC = 'feed';
+/** Chain events after which a scan time or the reset deadline may have changed (see Warnings). */
+const MOVES_A_DEADLINE = new Set([
+  'ScanExecuted',
+  'ScanFinalized',
+  'JackedIn',
+  'StakeAdded',
+  'Extracted',
+  'SystemResetTriggered',
+]);
 const userTopic = (address: string) => `u/${address}`;
 const decoder = new TextDecoder();
 const REPLAY_WAIT_MS = 5_000;
@@ -153,7 +166,7 @@ export class Gateway {
   #follower: StreamFollower | null = null;
   #limiter: ConnectionLimiter | null = null;
   #positions: PositionUpdates | null = null;
-  #scans: ScanWarnings | null = null;
+  #warnings: Warnings | null = null;
   #connections = new Set<Connection>();
   #live = new Set<Connection>();
   #byUser = new Map<string, Set<Connection>>();
@@ -214,10 +227,11 @@ export class Gateway {
       tickMs: this.options.positionTickMs ?? 100,
       logger: this.#log,
     });
-    this.#scans = new ScanWarnings({
-      readLevels: () => this.options.snapshots.readLevels(),
+    this.#warnings = new Warnings({
+      readDeadlines: () => this.options.snapshots.readDeadlines(),
       publish: (frame) => app.publish(FEED_TOPIC, frame),
-      leadMs: this.options.scanWarningLeadMs ?? 60_000,
+      scanLeadMs: this.options.scanWarningLeadMs ?? 60_000,
+      resetLeadMs: this.options.systemResetWarningLeadMs ?? 300_000,
       refreshMs: this.options.scanRefreshMs ?? 30_000,
       logger: this.#log,
     });
@@ -283,7 +297,7 @@ export class Gateway {
 
     await this.#follower.start();
     this.#positions.start();
-    this.#scans.start();
+    this.#warnings.start();
     await new Promise<void>((resolve, reject) => {
       app.listen(this.options.host ?? '0.0.0.0', this.options.port, (socket) => {
         if (!socket) return reject(new Error(`gateway could not listen on port ${this.options.port}`));
@@ -326,6 +340,11 @@ export class Gateway {
     if (projection === this.options.snapshots.positionsProjection) this.#positions?.nudge();
   }
 
+  /** Read the scan times and the reset deadline now (they are read every `scanRefreshMs` and after events). */
+  refreshWarnings(): Promise<void> {
+    return this.#warnings?.refresh() ?? Promise.resolve();
+  }
+
   stats(): GatewayStats {
     return {
       instanceId: this.instanceId,
@@ -360,7 +379,7 @@ export class Gateway {
     }
     await Promise.race([Promise.all(this.#releases), new Promise((r) => setTimeout(r, 2_000))]);
     this.#positions?.stop();
-    this.#scans?.stop();
+    this.#warnings?.stop();
     await this.#follower?.stop();
     this.#log.info({ instanceId: this.instanceId }, 'gateway stopped');
   }
@@ -377,9 +396,7 @@ export class Gateway {
       const users = affectedUsers(message);
       if (users === 'all' || users.length > 0) this.#positions?.enqueue(users, seq);
     }
-    if (message.kind === 'chain' && (message.name === 'ScanFinalized' || message.name === 'ScanExecuted')) {
-      this.#scans?.refreshSoon();
-    }
+    if (message.kind === 'chain' && MOVES_A_DEADLINE.has(message.name)) this.#warnings?.refreshSoon();
   }
 
   /** Every cursor of the old epoch is void: make live sockets reconnect, which leads them to FULL_SYNC. */
@@ -654,8 +671,8 @@ export class Gateway {
           ws.send(text);
           ws.subscribe(FEED_TOPIC);
           if (conn.address) ws.subscribe(userTopic(conn.address));
-          // A scan less than a minute away was announced before this socket was live.
-          for (const warning of this.#scans?.active() ?? []) ws.send(warning);
+          // A scan less than a minute away (or the reset) was announced before this socket was live.
+          for (const warning of this.#warnings?.active() ?? []) ws.send(warning);
         });
         conn.phase = 'live';
         this.#live.add(conn);

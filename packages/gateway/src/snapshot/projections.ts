@@ -1,7 +1,14 @@
 import type { Snapshot } from '@ghostnet/client/protocol';
 import type { DatabasePool } from '@ghostnet/db';
 import type { FeedOptions } from '@ghostnet/events';
-import { asOf, readConsistent, readLevelStats, readPosition, readSnapshot } from '@ghostnet/projections';
+import {
+  asOf,
+  readConsistent,
+  readLevelStats,
+  readNetworkState,
+  readPosition,
+  readSnapshot,
+} from '@ghostnet/projections';
 import type { SnapshotSource } from './source.ts';
 
 // The projector's commit notices, which the gateway app wires to Gateway.checkpointAdvanced.
@@ -55,8 +62,15 @@ export function projectionSnapshots(
       const read = await readConsistent(pool, ['game'], async (ctx) => asOf(ctx, 'game'));
       return { sequence: read.asOfSequenceId, epoch: read.epoch ?? '' };
     },
-    async readLevels() {
-      return (await readLevelStats(pool)).levels;
+    async readDeadlines() {
+      const [{ levels }, { networkState }] = await Promise.all([
+        readLevelStats(pool),
+        readNetworkState(pool),
+      ]);
+      return {
+        scans: levels.map((l) => ({ level: l.level, at: l.nextScanTimestamp })),
+        systemReset: networkState?.systemResetTimestamp ?? null,
+      };
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Snapshot } from '@ghostnet/client/protocol';
-import type { LevelStats, Position } from '@ghostnet/events';
+import type { Position } from '@ghostnet/events';
+import type { Deadlines } from '../warnings/warnings.ts';
 
 /**
  * Where FULL_SYNC snapshots, POSITION_UPDATE data and scan times come from: the projector's read models, each
@@ -14,6 +15,6 @@ export interface SnapshotSource {
   readonly positionsProjection?: string;
   /** The sequence every position reflects (the positions projection's checkpoint). */
   positionsCheckpoint(): Promise<{ sequence: number; epoch: string }>;
-  /** Level stats, for the scan-warning timers. */
-  readLevels(): Promise<LevelStats[]>;
+  /** Next scan per level and the reset deadline, for the warning timers. */
+  readDeadlines(): Promise<Deadlines>;
 }

@@ -54,8 +54,8 @@ export function streamHeadSnapshots(stream: TestStream, lag = 0): SnapshotSource
       const info = await stream.jsm.streams.info(stream.name);
       return { sequence: info.state.last_seq, epoch: epochOf(info) };
     },
-    async readLevels() {
-      return [];
+    async readDeadlines() {
+      return { scans: [], systemReset: null };
     },
   };
   return source;
