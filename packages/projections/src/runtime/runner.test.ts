@@ -203,16 +203,32 @@ describe('reorgs', () => {
     }
     const liveDump = await dumpAll(h.pool);
 
-    // The same stream from sequence 1 with no undo log: orphans applied, then the generation rebuilt.
+    // The same stream from sequence 1 (a new projection, a rebuild): the notice ahead is read first, its
+    // orphans are passed over, and nothing is rebuilt.
     const replay = await createHarness({ stream: h.stream, shareStream: true });
     try {
       const runner = replay.runner({ undoWindow: 0 });
       await runner.start();
       await runner.waitFor(last, 60_000);
-      expect(runner.stats().workers.every((w) => w.reorgs.rebuilt === 1)).toBe(true);
+      expect(runner.stats().workers.map((w) => w.reorgs)).toEqual(
+        Array(5).fill({ undone: 0, rebuilt: 0, preloaded: 1 }),
+      );
       expectSameTables(await dumpAll(replay.pool), liveDump);
     } finally {
       await replay.cleanup();
+    }
+
+    // Without that preload and with no undo log: orphans applied, then the generation rebuilt (the fallback
+    // for a notice that comes after its orphans were applied, beyond the undo log).
+    const fallback = await createHarness({ stream: h.stream, shareStream: true });
+    try {
+      const runner = fallback.runner({ undoWindow: 0, preloadReorgNotices: false });
+      await runner.start();
+      await runner.waitFor(last, 60_000);
+      expect(runner.stats().workers.every((w) => w.reorgs.rebuilt === 1)).toBe(true);
+      expectSameTables(await dumpAll(fallback.pool), liveDump);
+    } finally {
+      await fallback.cleanup();
     }
 
     // A stream that only ever had the canonical events: same tables, sequence-numbered columns aside.

@@ -28,6 +28,8 @@ export interface RunnerOptions {
   undoWindow?: number;
   /** Keep undo data for this many sequences below the checkpoint (default 100 000). */
   undoRetain?: number;
+  /** Pass over the orphans of reorg notices ahead of a generation's checkpoint (default true; see the worker). */
+  preloadReorgNotices?: boolean;
   /** Retired generations are dropped this long after the switch (default 60 s). */
   retiredGraceMs?: number;
   onBatch?: (info: BatchInfo) => void;
@@ -161,6 +163,7 @@ export class ProjectionRunner {
       batchWaitMs: this.options.batchWaitMs ?? 0,
       undoWindow: this.options.undoWindow ?? 10_000,
       undoRetain: this.options.undoRetain ?? 100_000,
+      preloadReorgNotices: this.options.preloadReorgNotices ?? true,
       leaseValid: () =>
         !this.#stopping && this.#lease.holds(key) && this.#lease.sessionEpoch === sessionEpoch,
       leaseFence: { pid: this.#lease.sessionPid!, key },

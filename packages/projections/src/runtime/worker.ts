@@ -27,6 +27,7 @@ import { leaseLockRow } from './lease.ts';
 import { BatchReader } from './reader.ts';
 import { LatencyWindow } from './stats.ts';
 import { PoisonMessageError, type ProjectedMessage, type Projection } from './types.ts';
+import { pruneUndo } from './undo.ts';
 
 export interface BatchInfo {
   projection: string;
@@ -55,6 +56,12 @@ export interface WorkerOptions {
   batchWaitMs: number;
   undoWindow: number;
   undoRetain: number;
+  /**
+   * Before reading, note the orphans of the reorg notices further on in the stream (default true), so that a
+   * catch-up (a new projection, a rebuild) passes over them instead of applying them and rebuilding from
+   * sequence 1 at each notice. Off only to test that fallback.
+   */
+  preloadReorgNotices?: boolean;
   leaseValid: () => boolean;
   /**
    * The lease as Postgres sees it: every batch checks, in its own transaction, that this backend still holds
@@ -88,7 +95,8 @@ export interface WorkerStats {
   lagMs: { p50: number; p99: number };
   failure: { sequence: number; reason: string } | null;
   /** Reorg notices that took back applied events: with the undo log, or by emptying the generation. */
-  reorgs: { undone: number; rebuilt: number };
+  /** undone: with the undo log; rebuilt: from sequence 1; preloaded: notices whose orphans were skipped ahead. */
+  reorgs: { undone: number; rebuilt: number; preloaded: number };
 }
 
 interface Item {
@@ -117,7 +125,7 @@ export class GenerationWorker {
   readonly #batchMs = new LatencyWindow(2_000);
   readonly #lagMs = new LatencyWindow(20_000);
   #lastActivationTry = 0;
-  readonly #reorgs = { undone: 0, rebuilt: 0 };
+  readonly #reorgs = { undone: 0, rebuilt: 0, preloaded: 0 };
   readonly #log: Logger;
 
   constructor(
@@ -242,12 +250,60 @@ export class GenerationWorker {
       });
       this.options.decode.clear();
     }
+    this.checkpoint = row.stream_epoch === epoch ? row.last_sequence : 0;
+    if (this.options.preloadReorgNotices !== false) await this.#preloadNotices();
     const orphans = await pool.anyFirst(sql.type(z.object({ sequence: z.number() }))`
       SELECT sequence FROM projection_orphans WHERE projection = ${name} AND version = ${this.version}`);
     this.#orphans.clear();
     for (const s of orphans) this.#orphans.add(s);
-    this.checkpoint = row.stream_epoch === epoch ? row.last_sequence : 0;
     return 'ok';
+  }
+
+  /**
+   * Records the orphans of the reorg notices ahead of the checkpoint (a direct get per notice: notices are
+   * few), so that they are never applied. Only orphans above the checkpoint, checked under its lock: one
+   * already applied must stay out of projection_orphans until its notice comes, which then takes it back.
+   * A notice that does not parse ends the preload; the worker stops on it when it gets there.
+   */
+  async #preloadNotices(): Promise<void> {
+    const { pool, jsm, streamName, decode } = this.options;
+    const subject = `${decode.root}.control.reorg`;
+    const orphans: number[] = [];
+    const notices: number[] = [];
+    for (let seq = this.checkpoint + 1; ; ) {
+      const m = await jsm.direct.getMessage(streamName, { seq, next_by_subj: subject });
+      if (!m) break;
+      let notice: ReorgNotice;
+      try {
+        notice = ReorgNotice.parse(decode.decode(m.seq, m.subject, m.data));
+      } catch {
+        break;
+      }
+      for (const s of notice.orphanedSequences) {
+        if (s < m.seq) {
+          orphans.push(s);
+          notices.push(m.seq);
+        }
+      }
+      seq = m.seq + 1;
+    }
+    if (orphans.length === 0) return;
+    const name = this.projection.name;
+    const added = await pool.transaction(async (tx) => {
+      const cp = await this.#lockCheckpoint(tx);
+      if (!cp) return 0;
+      const rows = await tx.anyFirst(sql.type(z.object({ notice: z.number() }))`
+        INSERT INTO projection_orphans (projection, version, sequence, notice_sequence)
+        SELECT ${name}, ${this.version}, s, n
+        FROM unnest(${sql.array(orphans, 'int8')}, ${sql.array(notices, 'int8')}) AS x(s, n)
+        WHERE s > ${cp.last_sequence}
+        ON CONFLICT DO NOTHING
+        RETURNING notice_sequence AS notice`);
+      return new Set(rows).size;
+    });
+    this.#reorgs.preloaded += added;
+    if (added > 0)
+      this.#log.info({ notices: added }, 'reorg notices ahead: their orphans will be passed over');
   }
 
   /**
@@ -584,11 +640,7 @@ export class GenerationWorker {
   async #pruneUndo(): Promise<void> {
     const below = this.checkpoint - this.options.undoRetain;
     if (below <= 0) return;
-    const name = this.projection.name;
-    await this.options.pool.query(sql.unsafe`
-      DELETE FROM projection_undo WHERE projection = ${name} AND version = ${this.version} AND batch_first < ${below}`);
-    await this.options.pool.query(sql.unsafe`
-      DELETE FROM projection_undo_batches WHERE projection = ${name} AND version = ${this.version} AND last_seq < ${below}`);
+    await pruneUndo(this.options.pool, this.projection.name, this.version, below);
   }
 
   async #tryActivate(): Promise<void> {
