@@ -9,7 +9,7 @@ import {
   ghostCoreAbi,
   traceScanAbi,
 } from '@ghostnet/contracts';
-import { createDatabasePool, type DatabasePool } from '@ghostnet/db';
+import { createDatabasePool, type DatabasePool, sql } from '@ghostnet/db';
 import { type FeedEvent, type Position, parseStreamMessage } from '@ghostnet/events';
 import { Gateway, projectionSnapshots } from '@ghostnet/gateway';
 import { createIngester, type Ingester } from '@ghostnet/ingest';
@@ -35,6 +35,7 @@ import { foundry } from 'viem/chains';
 import { createSiweMessage } from 'viem/siwe';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { z } from 'zod';
 import { call, type RunningApi, startApi, TEST_JWT, TEST_SIWE } from '../testing/apiProcess.ts';
 
 // Each file starts API processes: slow to start on a loaded machine, never a reason to fail.
@@ -225,6 +226,16 @@ describe('typing mini-game on anvil with our GhostCore', () => {
       [alice!.address.toLowerCase(), 1500],
       [alice!.address.toLowerCase(), 2000],
     ]);
+    // 180 WPM passes the checks and is rewarded, but is recorded as suspicious (never shown to the player).
+    expect(JSON.stringify(res.body)).not.toMatch(/suspicious|WPM_OVER/i);
+    const review = await createDatabasePool(db.url, { maximumPoolSize: 1 });
+    try {
+      const flags = await review.anyFirst(sql.type(z.object({ suspicious: z.array(z.string()) }))`
+        SELECT suspicious FROM api_typing_results WHERE address = ${alice!.address.toLowerCase()} ORDER BY created_at`);
+      expect(flags).toEqual([['WPM_OVER_150'], ['WPM_OVER_150']]);
+    } finally {
+      await review.end();
+    }
   });
 
   it("the applied boost is indexed: ingester → stream → projector shows a BOOST on the player's position", async () => {

@@ -10,7 +10,15 @@ import { enqueueAppEvent } from '../outbox/outbox.ts';
 import { BoostSigner } from './boostSigner.ts';
 import type { BoostContext } from './chainState.ts';
 import { TYPING_COMMANDS } from './commands.ts';
-import { boostExpiry, cappedBps, checkResult, LIMITS, RejectReason, rewardBps } from './rules.ts';
+import {
+  boostExpiry,
+  cappedBps,
+  checkResult,
+  LIMITS,
+  RejectReason,
+  rewardBps,
+  suspicionsOf,
+} from './rules.ts';
 
 export interface MinigameDeps {
   signer: BoostSigner;
@@ -157,6 +165,9 @@ export function minigameRoutes(deps: MinigameDeps) {
             return { response: reject(reason) };
 
           let valid = reason === null;
+          const suspicious = valid ? suspicionsOf(body) : [];
+          if (suspicious.length > 0)
+            request.log.info({ address, flags: suspicious, wpm: body.wpm }, 'suspicious typing result');
           let boost: z.infer<typeof Boost> | undefined;
           if (valid) {
             const reward = rewardBps(body.accuracy, body.wpm);
@@ -190,10 +201,11 @@ export function minigameRoutes(deps: MinigameDeps) {
           await tx.query(sql.unsafe`
             INSERT INTO api_typing_results
               (challenge_id, address, accuracy, wpm, duration_ms, client_timestamp, valid, reason,
-               boost_type, value_bps, expiry, nonce, signature)
+               boost_type, value_bps, expiry, nonce, signature, suspicious)
             VALUES (${challenge.id}, ${address}, ${body.accuracy}, ${body.wpm}, ${body.duration}, ${body.timestamp},
                     ${valid}, ${reason}, ${boost ? boost.type : null}, ${boost ? boost.valueBps : null},
-                    ${boost ? boost.expiry : null}, ${boost ? boost.nonce : null}, ${boost ? boost.signature : null})`);
+                    ${boost ? boost.expiry : null}, ${boost ? boost.nonce : null}, ${boost ? boost.signature : null},
+                    ${sql.array(suspicious, 'text')})`);
           if (valid) {
             await enqueueAppEvent(tx, {
               chainId: ctx.chainId,

@@ -5,6 +5,7 @@ import {
   checkResult,
   expectedDurationMs,
   rewardBps,
+  suspicionsOf,
   type TypingResult,
 } from './rules.ts';
 
@@ -43,6 +44,20 @@ describe('typing result checks', () => {
     expect(checkResult({ ...good, accuracy: 1, keystrokes: Array(39).fill(205) }, challenge, now)).toBeNull();
     // A challenge issued 3 s ago cannot have been typed for 8 s.
     expect(checkResult(good, { command, issuedAt: now - 3_000 }, now + 1000)).toBe('DURATION_IMPLAUSIBLE');
+  });
+
+  it('flags results that pass but look too good: over 150 WPM, keystrokes under 50 ms on average', () => {
+    expect(suspicionsOf(good)).toEqual([]);
+    expect(suspicionsOf({ ...good, wpm: 150 })).toEqual([]);
+    // 160 WPM: 40 characters in 3 s, 39 intervals of ~77 ms.
+    const fast = { ...good, accuracy: 1, wpm: 160, duration: 3_000, keystrokes: Array(39).fill(77) };
+    expect(checkResult(fast, challenge, now)).toBeNull();
+    expect(suspicionsOf(fast)).toEqual(['WPM_OVER_150']);
+    // Bursty timings: a 40 ms average passes the 20 ms rule, but is flagged.
+    const bursty = { ...fast, wpm: 140, keystrokes: Array(39).fill(40) };
+    expect(suspicionsOf(bursty)).toEqual(['KEYSTROKES_UNDER_50MS']);
+    expect(suspicionsOf({ ...bursty, wpm: 190 })).toEqual(['WPM_OVER_150', 'KEYSTROKES_UNDER_50MS']);
+    expect(suspicionsOf({ ...good, keystrokes: [] })).toEqual([]);
   });
 });
 

@@ -25,6 +25,10 @@ export const RejectReason = z.enum([
 ]);
 export type RejectReason = z.infer<typeof RejectReason>;
 
+/** Accepted, but too good for most humans: recorded with the result for review, never shown to the player. */
+export const SuspicionFlag = z.enum(['WPM_OVER_150', 'KEYSTROKES_UNDER_50MS']);
+export type SuspicionFlag = z.infer<typeof SuspicionFlag>;
+
 export const LIMITS = {
   resultMaxAgeMs: 5 * 60_000,
   clockSkewMs: 30_000,
@@ -34,6 +38,10 @@ export const LIMITS = {
   gamesPerHour: 10,
   /** Average inter-key interval under this is not a human (facts file: < 20 ms rejected). */
   minKeyIntervalMs: 20,
+  /** Facts file: over 150 WPM is suspicious. */
+  suspiciousWpm: 150,
+  /** Facts file: an average inter-key interval under 50 ms is suspicious. */
+  suspiciousKeyIntervalMs: 50,
   /** Total death reduction from all sources. */
   maxDeathReductionBps: 3_500,
 } as const;
@@ -94,6 +102,16 @@ export function checkKeystrokes(result: TypingResult): RejectReason | null {
   if (Math.abs(total - result.duration) > LIMITS.durationToleranceMs) return 'KEYSTROKES_INCONSISTENT';
   if (Math.abs(result.accuracy - result.command.length / keys) > 0.1) return 'KEYSTROKES_INCONSISTENT';
   return null;
+}
+
+/** The flags of a result that passed the checks (facts file: over 150 WPM; keystrokes under 50 ms on average). */
+export function suspicionsOf(result: TypingResult): SuspicionFlag[] {
+  const flags: SuspicionFlag[] = [];
+  if (result.wpm > LIMITS.suspiciousWpm) flags.push('WPM_OVER_150');
+  const intervals = result.keystrokes ?? [];
+  const average = intervals.reduce((sum, ms) => sum + ms, 0) / intervals.length;
+  if (intervals.length > 0 && average < LIMITS.suspiciousKeyIntervalMs) flags.push('KEYSTROKES_UNDER_50MS');
+  return flags;
 }
 
 /** Facts file: tiers by accuracy, a speed bonus from accuracy ≥ 0.95. 0 = no reward. */
