@@ -39,6 +39,8 @@ export interface IngesterOptions {
   maxReorgDepth?: number;
   pollIntervalMs?: number;
   rpcTimeoutMs?: number;
+  /** How long start() waits for the RPC to answer eth_chainId through 5xx, 429s and timeouts (default 120 s). */
+  startupRpcWaitMs?: number;
   /** Backfill through eth_getLogsWithCursor when the RPC offers it (default); false: eth_getLogs only. */
   logsWithCursor?: boolean;
   range?: { initial: number; min: number; max: number; targetLogs: number };
@@ -98,6 +100,24 @@ export function createIngester(options: IngesterOptions): Ingester {
         ),
     },
   );
+  /**
+   * The RPC's chain id, waited for: a node that is restarting or a flaky provider (5xx, 429, timeouts) at the
+   * moment the ingester starts delays it instead of failing the start (a crash loop under an orchestrator).
+   * Anything else (a wrong answer, an unsupported method) fails at once; so does a node down for 2 minutes.
+   */
+  async function startupChainId(): Promise<number> {
+    const deadline = Date.now() + (options.startupRpcWaitMs ?? 120_000);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await reader.chainId();
+      } catch (error) {
+        const passing = error instanceof RpcError && error.kind !== 'range' && error.kind !== 'unsupported';
+        if (!passing || Date.now() > deadline) throw error;
+        logger.warn({ err: error, attempt }, 'RPC not answering eth_chainId yet: retrying');
+        await new Promise((r) => setTimeout(r, backoffMs(attempt, 250, 5_000)));
+      }
+    }
+  }
   const confirmations = options.confirmations ?? 0;
   const maxReorgDepth = options.maxReorgDepth ?? 64;
   const heads = new HeadWatcher({
@@ -379,7 +399,7 @@ export function createIngester(options: IngesterOptions): Ingester {
       }
       if (ensured.created)
         logger.info({ stream: options.streamName, subjects: ensured.info.config.subjects }, 'stream created');
-      const rpcChainId = await reader.chainId();
+      const rpcChainId = await startupChainId();
       if (rpcChainId !== options.chainId) {
         throw new Error(`RPC serves chain ${rpcChainId}, configured CHAIN_ID is ${options.chainId}`);
       }

@@ -173,4 +173,53 @@ describe('ingester behind a failing RPC', () => {
       await proxy.close();
     }
   }, 120_000);
+
+  it('waits at start for an RPC that keeps failing eth_chainId longer than one call retries, then ingests', async () => {
+    // 8 answers of 500 in a row: 4 attempts per call would have failed the start twice over.
+    let refused = 0;
+    const server: Server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks).toString();
+      if (JSON.parse(body).method === 'eth_chainId' && refused < 8) {
+        refused++;
+        res.writeHead(500).end('node restarting');
+        return;
+      }
+      const upstream = await fetch(anvil.rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
+    });
+    const proxy = await listenLocal(server);
+    const own = await createTestStream({ chainId: anvil.chainId });
+    const ingester = createIngester({
+      rpcUrl: proxy.url,
+      chainId: anvil.chainId,
+      addresses: { GhostCore: chain.ghostCore, TraceScan: chain.traceScan },
+      startBlock: chain.deployBlock,
+      nc: own.nc,
+      streamName: own.name,
+      subjectPrefix: own.prefix,
+      pollIntervalMs: 100,
+      logger: createLogger({ name: 'restarting-rpc', level: 'silent' }),
+    });
+    try {
+      await ingester.start();
+      expect(refused).toBe(8);
+      const expected = (await chain.logs()).map((l) => `${anvil.chainId}:${l.blockHash}:${l.logIndex}`);
+      let ids: string[] = [];
+      await waitFor('the stream to hold the chain', async () => {
+        ids = canonicalChainEvents(await readStream(own.js, own.jsm, own.name)).map((s) => s.message.id);
+        return ids.length === expected.length;
+      }).catch(() => {});
+      expect(ids).toEqual(expected);
+    } finally {
+      await ingester.stop();
+      await proxy.close();
+      await own.destroy();
+    }
+  }, 120_000);
 });
