@@ -101,6 +101,8 @@ export interface GatewayOptions {
   scanRefreshMs?: number;
   /** How often the stream's epoch is compared with ours (default 5 s; consumer notices also trigger it). */
   epochCheckMs?: number;
+  /** How a resume reads its gap from the stream (default `readRange` of @ghostnet/stream; tests stall it). */
+  readRange?: typeof readRange;
 }
 
 /** Which of these token hashes (sha-256, hex) belong to logged-out sessions. */
@@ -682,7 +684,8 @@ export class Gateway {
       }
       const until = follower.window.coveredFrom;
       try {
-        for await (const m of readRange(this.#readJs!, this.options.streamName, cursor + 1, until)) {
+        const read = this.options.readRange ?? readRange;
+        for await (const m of read(this.#readJs!, this.options.streamName, cursor + 1, until)) {
           if (!m.subject.startsWith(`${this.options.subjectRoot}.`)) continue;
           try {
             for (const f of framesOf(

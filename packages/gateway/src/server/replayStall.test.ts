@@ -1,26 +1,21 @@
 import type { ServerFrame } from '@ghostnet/client/protocol';
 import { CloseCode } from '@ghostnet/client/protocol';
+import { ReadRangeStalled, readRange } from '@ghostnet/stream';
 import { createTestStream, type TestStream } from '@ghostnet/test';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressOf, appendMany, mixedMessage } from '../test/envelopes.ts';
 import { RawClient, startTestGateway, tokenFor } from '../test/harness.ts';
 
 // The stream read a resume needs stalls (pulls expire empty while messages remain): readRange throws, as it
 // does then, after yielding part of the range.
-const stall = vi.hoisted(() => ({ on: false }));
-vi.mock('@ghostnet/stream', async (original) => {
-  const stream = await original<typeof import('@ghostnet/stream')>();
-  return {
-    ...stream,
-    async *readRange(...args: Parameters<typeof stream.readRange>) {
-      let n = 0;
-      for await (const m of stream.readRange(...args)) {
-        if (stall.on && ++n > 10) throw new stream.ReadRangeStalled('no message delivered (test)');
-        yield m;
-      }
-    },
-  };
-});
+const stall = { on: false };
+async function* stallingReadRange(...args: Parameters<typeof readRange>) {
+  let n = 0;
+  for await (const m of readRange(...args)) {
+    if (stall.on && ++n > 10) throw new ReadRangeStalled('no message delivered (test)');
+    yield m;
+  }
+}
 
 describe('a resume whose stream read stalls', () => {
   let stream: TestStream;
@@ -33,6 +28,7 @@ describe('a resume whose stream read stalls', () => {
     // A window of 100 sequences: a gap of 400 is read from the stream.
     gw = await startTestGateway(stream, {
       limits: { replayWindow: 100 },
+      readRange: stallingReadRange,
       connectionsBucket: `gws_${stream.name}`,
     });
   }, 60_000);
