@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { createLogger } from '@ghostnet/logger';
 import {
   type Anvil,
@@ -68,6 +69,34 @@ async function expectStreamEqualsChain(stream: TestStream) {
 }
 
 describe('ingester', () => {
+  it("logs one 'event indexed' line per appended event at debug level, with its sequence", async () => {
+    await chain.burstBlock(3, 40, 1);
+    const stream = await createTestStream({ chainId: anvil.chainId });
+    cleanups.push(() => stream.destroy());
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    });
+    await ingest(stream, { logger: createLogger({ name: 'indexed', level: 'debug', destination }) });
+    await expectStreamEqualsChain(stream);
+    const stored = canonicalChainEvents(await readStream(stream.js, stream.jsm, stream.name));
+    await waitFor('a line per event', () =>
+      Promise.resolve(lines.filter((l) => l.msg === 'event indexed').length >= stored.length),
+    );
+    const indexed = lines.filter((l) => l.msg === 'event indexed');
+    expect(indexed.map((l) => [l.sequence, l.eventType, l.blockNumber, l.logIndex])).toEqual(
+      stored.map((s) =>
+        s.message.kind === 'chain'
+          ? [s.seq, s.message.name, s.message.block.number, s.message.logIndex]
+          : [s.seq, null, null, null],
+      ),
+    );
+    expect(indexed.every((l) => typeof l.latencyMs === 'number' && typeof l.txHash === 'string')).toBe(true);
+  });
+
   it('backfills a history, then follows live blocks: every log once, in chain order', async () => {
     for (let i = 0; i < 5; i++) await chain.burstBlock(4, 25, i);
     const stream = await createTestStream({ chainId: anvil.chainId });

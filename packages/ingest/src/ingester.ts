@@ -1,4 +1,4 @@
-import { createSubjects, LogDecodeError } from '@ghostnet/events';
+import { createSubjects, LogDecodeError, type StreamMessage } from '@ghostnet/events';
 import type { Logger } from '@ghostnet/logger';
 import { ensureStream, streamConfigFor } from '@ghostnet/stream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -117,6 +117,29 @@ export function createIngester(options: IngesterOptions): Ingester {
         await new Promise((r) => setTimeout(r, backoffMs(attempt, 250, 5_000)));
       }
     }
+  }
+  /**
+   * One line per appended event at debug level (the spec's "Event indexed"): what it was, where in the chain
+   * and the stream, whom it names, and how long after its block it was stored.
+   */
+  function logIndexed(envelopes: readonly StreamMessage[], sequences: readonly number[]): void {
+    const now = Date.now();
+    envelopes.forEach((e, i) => {
+      if (e.kind !== 'chain') return;
+      const args = e.args as { user?: string; victim?: string };
+      logger.debug(
+        {
+          eventType: e.name,
+          sequence: sequences[i],
+          blockNumber: e.block.number,
+          txHash: e.tx.hash,
+          logIndex: e.logIndex,
+          user: args.user ?? args.victim ?? null,
+          latencyMs: now - e.block.timestamp,
+        },
+        'event indexed',
+      );
+    });
   }
   const confirmations = options.confirmations ?? 0;
   const maxReorgDepth = options.maxReorgDepth ?? 64;
@@ -297,7 +320,8 @@ export function createIngester(options: IngesterOptions): Ingester {
         const envelopes = await build(segment, skip);
         const t2 = performance.now();
 
-        const appended = appender.append(envelopes).then(() => {
+        const appended = appender.append(envelopes).then(({ sequences }) => {
+          if (logger.isLevelEnabled('debug')) logIndexed(envelopes, sequences);
           logger.debug(
             {
               from: segment.from,
