@@ -10,6 +10,7 @@ import { ReorgTooDeep, resyncFromStream } from './reorg/resync.ts';
 import { createChainReader } from './rpc/chainReader.ts';
 import { createRpcClient, RpcError } from './rpc/client.ts';
 import { createEnvelopeBuilder, INDEXED_TOPICS, type VictimStakes } from './sync/envelopes.ts';
+import { createJackpotReader } from './sync/jackpot.ts';
 import {
   type Anchor,
   fetchSegment,
@@ -153,6 +154,7 @@ export function createIngester(options: IngesterOptions): Ingester {
     chainId: options.chainId,
     addresses: options.addresses,
     victimStakes: options.victimStakes ?? createVictimStakeReader(reader, options.addresses.GhostCore),
+    jackpot: createJackpotReader(reader, options.addresses.GhostCore),
   });
   const stats: IngesterStats = {
     state: 'starting',

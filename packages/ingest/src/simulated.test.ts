@@ -1,5 +1,11 @@
-import { deployGhostnet, type GhostnetDeployment } from '@ghostnet/contracts';
-import { CHAIN_EVENT_NAMES, type ChainEnvelope, EVENT_PLANS } from '@ghostnet/events';
+import { deployGhostnet, type GhostnetDeployment, ghostCoreAbi } from '@ghostnet/contracts';
+import {
+  CHAIN_EVENT_NAMES,
+  type ChainEnvelope,
+  EVENT_PLANS,
+  LevelName,
+  toFeedEvents,
+} from '@ghostnet/events';
 import { createLogger } from '@ghostnet/logger';
 import { runSimulation } from '@ghostnet/sim';
 import {
@@ -11,9 +17,11 @@ import {
   type TestStream,
   waitFor,
 } from '@ghostnet/test';
+import { createPublicClient, http } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngester, type Ingester } from './ingester.ts';
 
+const ZERO = '0x0000000000000000000000000000000000000000';
 let anvil: Anvil;
 let deployment: GhostnetDeployment;
 let stream: TestStream;
@@ -125,6 +133,8 @@ describe('ingesting a simulated game', () => {
     for (const name of CHAIN_EVENT_NAMES) expect(counts[name], name).toBeGreaterThan(0);
 
     // Enrichment agrees with the logs it was derived from.
+    let jackpots = 0;
+    const client = createPublicClient({ transport: http(anvil.rpcUrl) });
     for (const [i, e] of events.entries()) {
       if (e.name === 'DeathsSubmitted') {
         expect(e.enrichment.victims.length).toBe(Number(e.args.count));
@@ -137,6 +147,48 @@ describe('ingesting a simulated game', () => {
           .find((p) => p.tx.hash === e.tx.hash && p.name === 'SurvivorsUpdated');
         expect(survivors?.name === 'SurvivorsUpdated' && survivors.args.count).toBe(e.enrichment.survivors);
       }
+      if (e.name === 'SystemResetTriggered') {
+        // The jackpot goes to the last depositor since the previous reset (the log itself says 0x0).
+        expect(e.args.jackpotWinner).toBe(ZERO);
+        const since = events.slice(0, i).findLastIndex((p) => p.name === 'SystemResetTriggered');
+        const last = events
+          .slice(since + 1, i)
+          .findLast((p) => p.name === 'JackedIn' || p.name === 'StakeAdded');
+        const winner = last && BigInt(e.args.jackpotAmount) > 0n ? last.args.user : null;
+        // Its level: the winner's position at the end of that block, decoded here with the full ABI.
+        const level = winner
+          ? LevelName.options[
+              (
+                await client.readContract({
+                  address: deployment.addresses.GhostCore,
+                  abi: ghostCoreAbi,
+                  functionName: 'getPosition',
+                  args: [winner as `0x${string}`],
+                  blockNumber: BigInt(e.block.number),
+                })
+              ).level - 1
+            ]
+          : null;
+        expect(e.enrichment).toEqual({ jackpotWinner: winner, jackpotWinnerLevel: level ?? null });
+        const feed = toFeedEvents(e);
+        expect(feed[0]).toMatchObject({ type: 'SYSTEM_RESET', data: { jackpotWinner: winner ?? ZERO } });
+        // JACKPOT needs the winner's level: not shown for a winner who no longer holds a position.
+        expect(feed).toHaveLength(winner && level ? 2 : 1);
+        if (winner && level) {
+          expect(feed[1]).toEqual({
+            id: `${e.id}#jackpot`,
+            type: 'JACKPOT',
+            timestamp: e.block.timestamp,
+            data: {
+              address: winner,
+              level,
+              amount: e.args.jackpotAmount,
+            },
+          });
+          jackpots++;
+        }
+      }
     }
+    expect(jackpots).toBeGreaterThan(0);
   }, 240_000);
 });

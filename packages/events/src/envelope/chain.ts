@@ -79,6 +79,17 @@ export const chainEventEnrichment = {
   DeathsSubmitted: z.object({ victims: z.array(Victim) }),
   /** ScanFinalized: the survivor count of the SurvivorsUpdated log emitted just before it, same transaction. */
   ScanFinalized: z.object({ survivors: Uint }),
+  /**
+   * SystemResetTriggered: who won the jackpot. The event's own `jackpotWinner` is always the zero address
+   * (emitted after the last depositor is cleared); the jackpot is the DATA transfer of `jackpotAmount` from
+   * GhostCore earlier in the same transaction. null: nobody (no deposit since the last reset: the treasury got
+   * it, or the amount was 0). `level`: the winner's level as of that block (null without a live position).
+   * Absent on messages appended before the ingester added it.
+   */
+  SystemResetTriggered: z.object({
+    jackpotWinner: Address.nullable(),
+    jackpotWinnerLevel: LevelName.nullable(),
+  }),
 } as const;
 
 const base = {
@@ -112,7 +123,13 @@ export const ChainEnvelope = z.discriminatedUnion('name', [
   variant('CascadeDistributed'),
   variant('EmissionsAdded'),
   variant('BoostApplied'),
-  variant('SystemResetTriggered'),
+  z.object({
+    ...base,
+    contract: z.literal('GhostCore'),
+    name: z.literal('SystemResetTriggered'),
+    args: chainEventArgs.SystemResetTriggered,
+    enrichment: chainEventEnrichment.SystemResetTriggered.optional(),
+  }),
   variant('PositionCulled'),
   variant('ScanExecuted'),
   z.object({

@@ -85,15 +85,31 @@ export function toFeedEvents(
       const distributed = (BigInt(sameLevelAmount) + BigInt(upstreamAmount)).toString();
       return [{ id, type: 'CASCADE', timestamp, data: { sourceLevel, burned: burnAmount, distributed } }];
     }
-    case 'SystemResetTriggered':
-      return [
+    case 'SystemResetTriggered': {
+      // The log's own winner is always the zero address; the ingester found the real one (enrichment).
+      const winner = message.enrichment?.jackpotWinner ?? null;
+      const level = message.enrichment?.jackpotWinnerLevel ?? null;
+      const events: FeedEvent[] = [
         {
           id,
           type: 'SYSTEM_RESET',
           timestamp,
-          data: { penaltyPercent: RESET_PENALTY_PERCENT, jackpotWinner: message.args.jackpotWinner },
+          data: {
+            penaltyPercent: RESET_PENALTY_PERCENT,
+            jackpotWinner: winner ?? message.args.jackpotWinner,
+          },
         },
       ];
+      if (winner && level) {
+        events.push({
+          id: `${id}#jackpot`,
+          type: 'JACKPOT',
+          timestamp,
+          data: { address: winner, level, amount: message.args.jackpotAmount },
+        });
+      }
+      return events;
+    }
     default:
       return [];
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type RpcClient, RpcError } from './client.ts';
-import { RpcBlockWithTxs, RpcHeader, type RpcLog, RpcLogs, RpcQuantity } from './schemas.ts';
+import { RpcBlockWithTxs, RpcHeader, type RpcLog, RpcLogs, RpcQuantity, RpcReceipt } from './schemas.ts';
 
 const toHex = (n: number) => `0x${n.toString(16)}`;
 const MaybeHeader = RpcHeader.nullable();
@@ -100,6 +100,7 @@ export function createChainReader(
     /** EIP-234: pinned to one block by hash, so a reorg cannot mix two chains into the answer. */
     logsByHash: (blockHash: string) =>
       rpc.call('eth_getLogs', [{ address, topics: filterTopics, blockHash }], RpcLogs),
+    receipt: (txHash: string) => rpc.call('eth_getTransactionReceipt', [txHash], RpcReceipt),
     call: (to: string, data: string, blockHash: string) =>
       rpc.call('eth_call', [{ to, data }, { blockHash }], z.string().regex(/^0x[0-9a-fA-F]*$/)),
     callBatch: (calls: { to: string; data: string }[], blockHash: string) =>

@@ -125,3 +125,12 @@ export const RpcBlockWithTxs = RpcHeader.extend({ transactions: z.array(RpcTrans
 export type RpcBlockWithTxs = z.infer<typeof RpcBlockWithTxs>;
 
 export const RpcQuantity = quantity;
+
+/** A receipt, as far as we read one: its block and its logs (any contract's). null: the node has none. */
+export const RpcReceipt = z
+  .object({
+    blockHash: hash,
+    logs: z.array(z.object({ address, topics: z.array(hash).max(4), data: hex, logIndex: quantity })),
+  })
+  .nullable();
+export type RpcReceipt = z.infer<typeof RpcReceipt>;

@@ -6,6 +6,7 @@ import {
   type LogContext,
 } from '@ghostnet/events';
 import type { RpcTransaction } from '../rpc/schemas.ts';
+import type { JackpotReader } from './jackpot.ts';
 import { NotYetAvailable, type Position, type Segment } from './segment.ts';
 
 /** The topic0 of every event we index: the log filter asks the node for nothing else. */
@@ -18,6 +19,8 @@ export interface EnvelopeBuilderOptions {
   chainId: number;
   addresses: { GhostCore: string; TraceScan: string };
   victimStakes: VictimStakes;
+  /** SystemResetTriggered's jackpot winner (absent: not enriched, e.g. decoder tests). */
+  jackpot?: JackpotReader;
   now?: () => number;
 }
 
@@ -70,6 +73,13 @@ export function createEnvelopeBuilder(options: EnvelopeBuilderOptions) {
           throw new NotYetAvailable(`ScanFinalized in ${tx.hash} without a SurvivorsUpdated before it`);
         }
         context.enrichment = { survivors };
+      } else if (name === 'SystemResetTriggered' && options.jackpot) {
+        // data: totalPenalty, jackpotAmount (the winner is indexed).
+        const amount = log.data.length >= 130 ? BigInt(`0x${log.data.slice(66, 130)}`) : 0n;
+        context.enrichment = await options.jackpot(
+          { txHash: tx.hash, logIndex: log.logIndex, amount },
+          block.hash,
+        );
       }
       const envelope = decode(log, context);
       if (envelope.name === 'SurvivorsUpdated') survivorsByTx.set(tx.hash, envelope.args.count);
