@@ -156,19 +156,17 @@ describe('ingesting a simulated game', () => {
           .findLast((p) => p.name === 'JackedIn' || p.name === 'StakeAdded');
         const winner = last && BigInt(e.args.jackpotAmount) > 0n ? last.args.user : null;
         // Its level: the winner's position at the end of that block, decoded here with the full ABI.
-        const level = winner
-          ? LevelName.options[
-              (
-                await client.readContract({
-                  address: deployment.addresses.GhostCore,
-                  abi: ghostCoreAbi,
-                  functionName: 'getPosition',
-                  args: [winner as `0x${string}`],
-                  blockNumber: BigInt(e.block.number),
-                })
-              ).level - 1
-            ]
+        const position = winner
+          ? await client.readContract({
+              address: deployment.addresses.GhostCore,
+              abi: ghostCoreAbi,
+              functionName: 'getPosition',
+              args: [winner as `0x${string}`],
+              blockNumber: BigInt(e.block.number),
+            })
           : null;
+        // Its level: the winner's live position at the end of that block, decoded here with the full ABI.
+        const level = position?.alive ? LevelName.options[position.level - 1] : null;
         expect(e.enrichment).toEqual({ jackpotWinner: winner, jackpotWinnerLevel: level ?? null });
         const feed = toFeedEvents(e);
         expect(feed[0]).toMatchObject({ type: 'SYSTEM_RESET', data: { jackpotWinner: winner ?? ZERO } });
