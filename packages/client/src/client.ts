@@ -311,7 +311,7 @@ export class GatewayClient {
           secondsUntil: frame.secondsUntil,
           scanAt: frame.scanAt,
         });
-        this.#emit('warning', frame.event);
+        if (frame.event) this.#emit('warning', frame.event);
         return;
       case 'SYSTEM_RESET_WARNING':
         this.#emit('systemResetWarning', { secondsUntil: frame.secondsUntil, resetAt: frame.resetAt });

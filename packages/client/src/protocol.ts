@@ -100,8 +100,11 @@ export const ScanWarningFrame = z.object({
   secondsUntil: z.number().int().nonnegative(),
   /** When the scan is due, Unix ms. */
   scanAt: z.number().int().nonnegative(),
-  /** The same warning as the frontend's feed event (not in the stream: no sequence id, never replayed). */
-  event: FeedEvent,
+  /**
+   * The same warning as the frontend's feed event (not in the stream: no sequence id, never replayed).
+   * Optional: gateways older than the SDK send the frame without it.
+   */
+  event: FeedEvent.optional(),
 });
 
 /** The system reset is near: a deposit before `resetAt` pushes it back. */

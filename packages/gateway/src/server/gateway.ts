@@ -339,7 +339,10 @@ export class Gateway {
    * positions projection are sent now instead of at the next poll.
    */
   checkpointAdvanced(projection: string): void {
-    if (projection === this.options.snapshots.positionsProjection) this.#positions?.nudge();
+    if (projection === this.options.snapshots.positionsProjection) {
+      this.#positions?.nudge();
+      this.#warnings?.checkpointAdvanced();
+    }
   }
 
   /** Read the scan times and the reset deadline now (they are read every `scanRefreshMs` and after events). */
@@ -398,7 +401,7 @@ export class Gateway {
       const users = affectedUsers(message);
       if (users === 'all' || users.length > 0) this.#positions?.enqueue(users, seq);
     }
-    if (message.kind === 'chain' && MOVES_A_DEADLINE.has(message.name)) this.#warnings?.refreshSoon();
+    if (message.kind === 'chain' && MOVES_A_DEADLINE.has(message.name)) this.#warnings?.moved(seq);
   }
 
   /** Every cursor of the old epoch is void: make live sockets reconnect, which leads them to FULL_SYNC. */

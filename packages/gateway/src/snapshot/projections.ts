@@ -63,13 +63,12 @@ export function projectionSnapshots(
       return { sequence: read.asOfSequenceId, epoch: read.epoch ?? '' };
     },
     async readDeadlines() {
-      const [{ levels }, { networkState }] = await Promise.all([
-        readLevelStats(pool),
-        readNetworkState(pool),
-      ]);
+      const [levels, network] = await Promise.all([readLevelStats(pool), readNetworkState(pool)]);
       return {
-        scans: levels.map((l) => ({ level: l.level, at: l.nextScanTimestamp })),
-        systemReset: networkState?.systemResetTimestamp ?? null,
+        scans: levels.levels.map((l) => ({ level: l.level, at: l.nextScanTimestamp })),
+        systemReset: network.networkState?.systemResetTimestamp ?? null,
+        // Two snapshots: the older one is what both surely reflect.
+        sequence: Math.min(levels.asOfSequenceId, network.asOfSequenceId),
       };
     },
   };

@@ -7,6 +7,8 @@ export interface Deadlines {
   scans: { level: LevelName; at: number | null }[];
   /** When the system reset fires if nobody deposits before (Unix ms; null: not armed). */
   systemReset: number | null;
+  /** The stream sequence the read reflects (the game projection's checkpoint), when the source knows it. */
+  sequence?: number;
 }
 
 export interface WarningsOptions {
@@ -38,6 +40,12 @@ export class Warnings {
   #interval: NodeJS.Timeout | null = null;
   #soon: NodeJS.Timeout | null = null;
   #stopped = false;
+  /** Refreshes can overlap (interval, events, notices): only the newest read may arm timers. */
+  #reads = 0;
+  #applied = 0;
+  /** Newest stream sequence that may have moved a deadline, and the newest one a read reflected. */
+  #movedAt = 0;
+  #seen = 0;
   readonly #now: () => number;
   sent = 0;
 
@@ -59,6 +67,20 @@ export class Warnings {
     this.#timers.clear();
   }
 
+  /**
+   * The stream message at `sequence` may have moved a deadline: read again on each projector checkpoint
+   * notice (`checkpointAdvanced`) until a read reflects it, and after 1 s in any case.
+   */
+  moved(sequence: number): void {
+    this.#movedAt = Math.max(this.#movedAt, sequence);
+    this.refreshSoon();
+  }
+
+  /** The projector committed a batch: if a move is still unseen, read now. */
+  checkpointAdvanced(): void {
+    if (this.#movedAt > this.#seen) void this.refresh();
+  }
+
   /** A deadline may have moved: look again once the projector has applied the event. */
   refreshSoon(delayMs = 1_000): void {
     if (this.#soon || this.#stopped) return;
@@ -70,6 +92,7 @@ export class Warnings {
   }
 
   async refresh(): Promise<void> {
+    const read = ++this.#reads;
     let deadlines: Deadlines;
     try {
       deadlines = await this.options.readDeadlines();
@@ -77,7 +100,11 @@ export class Warnings {
       this.options.logger.warn({ err: error }, 'warnings: reading deadlines failed');
       return;
     }
-    if (this.#stopped) return;
+    // A slower, older read must not bring back a deadline a newer one has already replaced.
+    if (this.#stopped || read < this.#applied) return;
+    this.#applied = read;
+    // A source that cannot say which sequence it reflects counts as up to date.
+    this.#seen = Math.max(this.#seen, deadlines.sequence ?? this.#movedAt);
     for (const { level, at } of deadlines.scans) this.#arm(level, at);
     this.#arm('SYSTEM_RESET', deadlines.systemReset);
   }
