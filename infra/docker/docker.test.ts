@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseDevnetFlags } from '../../apps/devnet/src/flags.ts';
 import { loadConfig } from '../../apps/ingester/src/env.ts';
+import { contractAddresses } from '../../packages/api/src/config.ts';
 import { OPENAPI_FILE } from '../../packages/api/src/openapi.ts';
 import {
   APPS,
@@ -205,6 +206,9 @@ describe('the compose devnet service (npm run devnet) feeding the compose ingest
     expect(devnet.ports).toContain(`${flags.port}:${flags.port}`);
     const ingester = services.ingester!;
     expect(ingester.environment?.DEPLOYMENT_FILE).toBe(flags.out);
+    // The API reads the same file for the mini-game's contracts.
+    expect(services.api!.environment?.DEPLOYMENT_FILE).toBe(flags.out);
+    expect(services.api!.volumes).toContain('devnet:/devnet:ro');
     expect(new URL(ingester.environment!.RPC_URL!).port).toBe(String(flags.port));
 
     // The same command on this machine (loopback, a free port, a temp file), then the ingester's loader.
@@ -228,6 +232,10 @@ describe('the compose devnet service (npm run devnet) feeding the compose ingest
       expect(config.rpcUrl).toBe(rpc);
       expect(config.addresses.GhostCore).toMatch(/^0x[0-9a-f]{40}$/);
       expect(config.startBlock).toBeGreaterThan(0);
+      expect(contractAddresses({ DEPLOYMENT_FILE: file })).toEqual({
+        GhostCore: config.addresses.GhostCore.toLowerCase(),
+        TraceScan: config.addresses.TraceScan.toLowerCase(),
+      });
     } finally {
       await started.stop();
       rmSync(dir, { recursive: true, force: true });

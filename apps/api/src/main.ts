@@ -2,6 +2,7 @@ import {
   ApiEnv,
   BoostSigner,
   ConnectionLanes,
+  contractAddresses,
   createApi,
   createChainState,
   createProjectionsReadModel,
@@ -63,27 +64,28 @@ const consoleRoute = await consoleFromEnv({
   streamName: env.STREAM_NAME,
 });
 // The typing mini-game signs boosts: it needs the signer key and the chain (GhostCore, TraceScan, RPC).
+let contracts: ReturnType<typeof contractAddresses>;
+try {
+  contracts = contractAddresses(env);
+} catch (error) {
+  // A DEPLOYMENT_FILE that is missing or invalid: say which and how to get one, then stop (as for bad env).
+  logger.fatal((error as Error).message);
+  process.exit(78);
+}
 const minigame =
-  env.BOOST_SIGNER_PRIVATE_KEY && env.GHOST_CORE_ADDRESS && env.TRACE_SCAN_ADDRESS && env.RPC_URL
+  env.BOOST_SIGNER_PRIVATE_KEY && contracts && env.RPC_URL
     ? minigameRoutes({
-        signer: new BoostSigner(
-          env.BOOST_SIGNER_PRIVATE_KEY,
-          env.CHAIN_ID,
-          env.GHOST_CORE_ADDRESS as Address,
-        ),
+        signer: new BoostSigner(env.BOOST_SIGNER_PRIVATE_KEY, env.CHAIN_ID, contracts.GhostCore as Address),
         boostContext: createChainState(
           createPublicClient({ transport: http(env.RPC_URL, { timeout: 5_000 }) }),
-          {
-            GhostCore: env.GHOST_CORE_ADDRESS as Address,
-            TraceScan: env.TRACE_SCAN_ADDRESS as Address,
-          },
+          contracts,
         ).boostContext,
         challengeTtlMs: env.TYPING_CHALLENGE_TTL_SECONDS * 1000,
       })
     : null;
 if (!minigame)
   logger.info(
-    'mini-game disabled (needs BOOST_SIGNER_PRIVATE_KEY, GHOST_CORE_ADDRESS, TRACE_SCAN_ADDRESS, RPC_URL)',
+    'mini-game disabled (needs BOOST_SIGNER_PRIVATE_KEY, RPC_URL, and GHOST_CORE_ADDRESS + TRACE_SCAN_ADDRESS or DEPLOYMENT_FILE)',
   );
 const api = await createApi({
   settings: env,

@@ -1,5 +1,6 @@
 import { jwtEnv } from '@ghostnet/auth';
 import { bool, chainEnv, databaseEnv, httpEnv, logEnv, natsEnv, secret } from '@ghostnet/config';
+import { readDeployment } from '@ghostnet/contracts';
 import { z } from 'zod';
 
 const list = z.string().transform((v) =>
@@ -60,3 +61,23 @@ export const apiEnv = {
 
 export const ApiEnv = z.object(apiEnv);
 export type ApiEnv = z.infer<typeof ApiEnv>;
+
+/**
+ * The contracts the mini-game checks: GHOST_CORE_ADDRESS and TRACE_SCAN_ADDRESS when set (production), else
+ * the deployment file the devnet writes (DEPLOYMENT_FILE, as the ingester reads it); null without either.
+ */
+export function contractAddresses(
+  env: Pick<ApiEnv, 'GHOST_CORE_ADDRESS' | 'TRACE_SCAN_ADDRESS' | 'DEPLOYMENT_FILE'>,
+): { GhostCore: `0x${string}`; TraceScan: `0x${string}` } | null {
+  if (env.GHOST_CORE_ADDRESS && env.TRACE_SCAN_ADDRESS)
+    return {
+      GhostCore: env.GHOST_CORE_ADDRESS as `0x${string}`,
+      TraceScan: env.TRACE_SCAN_ADDRESS as `0x${string}`,
+    };
+  if (!env.DEPLOYMENT_FILE) return null;
+  const { addresses } = readDeployment(env.DEPLOYMENT_FILE);
+  return {
+    GhostCore: (env.GHOST_CORE_ADDRESS as `0x${string}` | undefined) ?? addresses.GhostCore,
+    TraceScan: (env.TRACE_SCAN_ADDRESS as `0x${string}` | undefined) ?? addresses.TraceScan,
+  };
+}
