@@ -2,7 +2,6 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -32,6 +31,8 @@ const bundleName = (entry: string) =>
  */
 export async function buildAppBundles(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
+  // Loaded here, not at import: the dev launchers import this module for appNodeArgs alone.
+  const { build } = await import('esbuild');
   await Promise.all(
     APP_ENTRIES.map((entry) =>
       build({

@@ -104,7 +104,8 @@ export function createIngester(options: IngesterOptions): Ingester {
   /**
    * The RPC's chain id, waited for: a node that is restarting or a flaky provider (5xx, 429, timeouts) at the
    * moment the ingester starts delays it instead of failing the start (a crash loop under an orchestrator).
-   * Anything else (a wrong answer, an unsupported method) fails at once; so does a node down for 2 minutes.
+   * Unparseable answers are retried too. A wrong chain id or an unsupported method fails at once; so does a
+   * node that does not answer for `startupRpcWaitMs`.
    */
   async function startupChainId(): Promise<number> {
     const deadline = Date.now() + (options.startupRpcWaitMs ?? 120_000);
