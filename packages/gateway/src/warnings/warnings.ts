@@ -46,6 +46,7 @@ export class Warnings {
   /** Newest stream sequence that may have moved a deadline, and the newest one a read reflected. */
   #movedAt = 0;
   #seen = 0;
+  #reading = false;
   readonly #now: () => number;
   sent = 0;
 
@@ -76,9 +77,9 @@ export class Warnings {
     this.refreshSoon();
   }
 
-  /** The projector committed a batch: if a move is still unseen, read now. */
+  /** The projector committed a batch: if a move is still unseen, read now (one read at a time). */
   checkpointAdvanced(): void {
-    if (this.#movedAt > this.#seen) void this.refresh();
+    if (this.#movedAt > this.#seen && !this.#reading) void this.refresh();
   }
 
   /** A deadline may have moved: look again once the projector has applied the event. */
@@ -94,11 +95,14 @@ export class Warnings {
   async refresh(): Promise<void> {
     const read = ++this.#reads;
     let deadlines: Deadlines;
+    this.#reading = true;
     try {
       deadlines = await this.options.readDeadlines();
     } catch (error) {
       this.options.logger.warn({ err: error }, 'warnings: reading deadlines failed');
       return;
+    } finally {
+      this.#reading = false;
     }
     // A slower, older read must not bring back a deadline a newer one has already replaced.
     if (this.#stopped || read < this.#applied) return;
@@ -107,6 +111,8 @@ export class Warnings {
     this.#seen = Math.max(this.#seen, deadlines.sequence ?? this.#movedAt);
     for (const { level, at } of deadlines.scans) this.#arm(level, at);
     this.#arm('SYSTEM_RESET', deadlines.systemReset);
+    // Still behind the move (the projector lags): look again shortly even if no notice comes.
+    if (this.#movedAt > this.#seen) this.refreshSoon();
   }
 
   #arm(key: Key, at: number | null): void {
