@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -65,9 +65,28 @@ export async function buildAppBundles(dir: string): Promise<void> {
   );
 }
 
-/** A directory for one run's bundles, inside node_modules so that the bundles resolve npm packages. */
+const BUNDLES_ROOT = join(ROOT, 'node_modules', '.cache', 'ghostnet-app-bundles');
+
+/**
+ * A directory for one run's bundles, inside node_modules so that the bundles resolve npm packages. Those of
+ * runs whose process is gone (killed before their teardown) are removed.
+ */
 export function appBundlesDir(): string {
-  return join(ROOT, 'node_modules', '.cache', 'ghostnet-app-bundles', `run-${process.pid}`);
+  for (const entry of existsSync(BUNDLES_ROOT) ? readdirSync(BUNDLES_ROOT) : []) {
+    const pid = Number(/^run-(\d+)$/.exec(entry)?.[1]);
+    if (pid && pid !== process.pid && !alive(pid))
+      rmSync(join(BUNDLES_ROOT, entry), { recursive: true, force: true });
+  }
+  return join(BUNDLES_ROOT, `run-${process.pid}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function removeAppBundles(dir: string): void {
