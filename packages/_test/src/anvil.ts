@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { freePort, waitFor } from './ports.ts';
+import { listeningPorts, waitFor } from './ports.ts';
 import { type Started, startProcess } from './process.ts';
 
 const require = createRequire(import.meta.url);
@@ -26,15 +26,32 @@ export interface Anvil {
 }
 
 export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
-  const port = options.port ?? (await freePort());
   const chainId = options.chainId ?? 31337;
-  const args = ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'];
+  // Without a port, anvil binds one itself (0) and we read which: a port picked beforehand could be taken by
+  // another test's anvil in between, and that anvil would then answer for ours.
+  const args = [
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(options.port ?? 0),
+    '--chain-id',
+    String(chainId),
+    '--silent',
+  ];
   if (options.blockTime !== undefined) args.push('--block-time', String(options.blockTime));
   if (options.noMining) args.push('--no-mining');
   args.push(...(options.args ?? []));
   const process = startProcess(ANVIL_BIN, args);
-  const rpcUrl = `http://127.0.0.1:${port}`;
+  let port = options.port ?? 0;
+  let rpcUrl = '';
   try {
+    await waitFor('anvil to listen', async () => {
+      if (process.child.exitCode !== null) throw new Error(`anvil exited with ${process.child.exitCode}`);
+      const mine = listeningPorts(process.pid);
+      port ||= mine[0] ?? 0;
+      return port > 0 && mine.includes(port);
+    });
+    rpcUrl = `http://127.0.0.1:${port}`;
     await waitFor('anvil to answer', async () => {
       const response = await fetch(rpcUrl, {
         method: 'POST',

@@ -104,8 +104,10 @@ beforeAll(async () => {
     rpcUrl: anvil.rpcUrl,
     fund: { accounts: [alice!, bob!, carol!, erin!], amount: 1000n * E18 },
   });
-  for (const player of [alice!, bob!, carol!, erin!])
-    await send(player, 'GhostCore', 'jackIn', [200n * E18, DARKNET]);
+  for (const player of [alice!, bob!, carol!, erin!]) {
+    expect((await send(player, 'GhostCore', 'jackIn', [200n * E18, DARKNET])).status).toBe('success');
+    expect(await read('isAlive', [player.address])).toBe(true);
+  }
   api = await startApi({
     databaseUrl: db.url,
     stream,

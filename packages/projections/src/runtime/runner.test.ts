@@ -202,6 +202,9 @@ describe('reorgs', () => {
       else expect(position).toBeNull();
     }
     const liveDump = await dumpAll(h.pool);
+    // The replays below share this stream and its consumer names (projection_<name>_v1): a runner still
+    // running here would recreate them under theirs.
+    await live.stop();
 
     // The same stream from sequence 1 (a new projection, a rebuild): the notice ahead is read first, its
     // orphans are passed over, and nothing is rebuilt.
