@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ChainEnvelope, type LevelName, type Subjects } from '@ghostnet/events';
 import type { JetStreamClient } from '@nats-io/jetstream';
 
@@ -15,16 +15,19 @@ export function recentToday(backMs: number, now = Date.now()): number {
 
 export function envelopeFactory(chainId: number, startMs = recentToday(3_600_000)) {
   let block = 0;
+  // Ids must differ between factories: two with the same start (recentToday is today's midnight for the first
+  // minutes of a UTC day) would make the same ids, and JetStream would drop the second's as duplicates.
+  const salt = randomUUID();
   const base = (at: number) => {
     block++;
-    const blockHash = hash(`${chainId}-${block}-${startMs}`);
+    const blockHash = hash(`${chainId}-${block}-${startMs}-${salt}`);
     return {
       v: 1 as const,
       kind: 'chain' as const,
       id: `${chainId}:${blockHash}:0`,
       chainId,
       block: { number: block, hash: blockHash, timestamp: at },
-      tx: { hash: hash(`tx-${block}-${startMs}`), index: 0, from: `0x${'01'.repeat(20)}` },
+      tx: { hash: hash(`tx-${block}-${startMs}-${salt}`), index: 0, from: `0x${'01'.repeat(20)}` },
       logIndex: 0,
       address: `0x${'c0'.repeat(20)}`,
       observedAt: at,
