@@ -9,7 +9,11 @@ afterEach(() => {
   for (const w of started.splice(0)) w.stop();
 });
 
-function warnings(readDeadlines: () => Promise<Deadlines>, frames: string[] = []): Warnings {
+function warnings(
+  readDeadlines: () => Promise<Deadlines>,
+  frames: string[] = [],
+  now?: () => number,
+): Warnings {
   const w = new Warnings({
     readDeadlines,
     publish: (frame) => frames.push(frame),
@@ -17,6 +21,7 @@ function warnings(readDeadlines: () => Promise<Deadlines>, frames: string[] = []
     resetLeadMs: 1_000,
     refreshMs: 60_000,
     logger,
+    now,
   });
   started.push(w);
   return w;
@@ -46,27 +51,36 @@ describe('Warnings', () => {
     expect(frames.map((f) => JSON.parse(f).resetAt)).toEqual([fresh]);
   });
 
-  it('after an event that may move a deadline, reads again at each checkpoint notice until a read reflects it', async () => {
+  it('after an event that may move a deadline, reads again at checkpoint notices (at most one per 250 ms) until a read reflects it', async () => {
     let reads = 0;
     let sequence = 5;
-    const w = warnings(async () => {
-      reads++;
-      return { ...none, sequence };
-    });
-    w.checkpointAdvanced(); // nothing moved: no read
-    await settle();
+    let clock = 1_000_000;
+    const w = warnings(
+      async () => {
+        reads++;
+        return { ...none, sequence };
+      },
+      [],
+      () => clock,
+    );
+    const notice = async () => {
+      w.checkpointAdvanced();
+      await settle();
+    };
+    await notice(); // nothing moved: no read
     expect(reads).toBe(0);
     w.moved(10);
-    w.checkpointAdvanced(); // the projector is at 5: still behind
-    await settle();
-    w.checkpointAdvanced();
-    await settle();
+    await notice(); // the projector is at 5: still behind
+    await notice(); // too soon after the last read: left to a timer
+    expect(reads).toBe(1);
+    clock += 300;
+    await notice();
     expect(reads).toBe(2);
     sequence = 12;
-    w.checkpointAdvanced(); // this read reflects sequence 10
-    await settle();
-    w.checkpointAdvanced();
-    await settle();
+    clock += 300;
+    await notice(); // this read reflects sequence 10
+    clock += 300;
+    await notice();
     expect(reads).toBe(3);
   });
 });

@@ -47,6 +47,7 @@ export class Warnings {
   #movedAt = 0;
   #seen = 0;
   #reading = false;
+  #lastReadAt = 0;
   readonly #now: () => number;
   sent = 0;
 
@@ -77,9 +78,14 @@ export class Warnings {
     this.refreshSoon();
   }
 
-  /** The projector committed a batch: if a move is still unseen, read now (one read at a time). */
+  /**
+   * The projector committed a batch: if a move is still unseen, read now. One read at a time and at most
+   * one per 250 ms: under steady deposits every batch moves the reset deadline, and notices come per batch.
+   */
   checkpointAdvanced(): void {
-    if (this.#movedAt > this.#seen && !this.#reading) void this.refresh();
+    if (this.#movedAt <= this.#seen || this.#reading) return;
+    if (this.#now() - this.#lastReadAt >= 250) void this.refresh();
+    else this.refreshSoon(250);
   }
 
   /** A deadline may have moved: look again once the projector has applied the event. */
@@ -96,6 +102,7 @@ export class Warnings {
     const read = ++this.#reads;
     let deadlines: Deadlines;
     this.#reading = true;
+    this.#lastReadAt = this.#now();
     try {
       deadlines = await this.options.readDeadlines();
     } catch (error) {
