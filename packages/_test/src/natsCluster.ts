@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { NATS_SERVER_BIN } from './natsServer.ts';
-import { freePort, waitFor } from './ports.ts';
+import { freePort, listeningPorts, waitFor } from './ports.ts';
 import { type Started, startProcess } from './process.ts';
 
 export interface ClusterNode {
@@ -58,10 +58,19 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     process: launch(spec),
   }));
   const url = nodes.map((n) => n.url).join(',');
-  // Ready when JetStream answers with a meta leader.
+  // Ready when every node listens on its own ports (one chosen beforehand can be taken by another test's
+  // server, which would then answer for ours) and JetStream answers with a meta leader.
   await waitFor(
     'JetStream cluster to elect a meta leader',
     async () => {
+      for (const n of nodes) {
+        if (n.process.child.exitCode !== null)
+          throw new Error(
+            `${n.name} exited with ${n.process.child.exitCode}: ${n.process.output().slice(-300)}`,
+          );
+        const mine = listeningPorts(n.process.pid);
+        if (!mine.includes(n.port) || !mine.includes(n.clusterPort)) return false;
+      }
       const nc = await connect({ servers: url, timeout: 1_000, maxReconnectAttempts: 0 });
       try {
         const jsm = await jetstreamManager(nc, { timeout: 2_000 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { freePort, waitFor } from './ports.ts';
+import { freePort, listeningPorts, waitFor } from './ports.ts';
 import { type Started, startProcess } from './process.ts';
 
 export const NATS_SERVER_BIN = '/usr/sbin/nats-server';
@@ -33,7 +33,11 @@ export async function startPrivateNats(extraArgs: string[] = []): Promise<Privat
       storeDir,
       ...extraArgs,
     ]);
+    // Ours must be the server that answers: a port chosen beforehand can be taken by another test's server.
     await waitFor('private nats-server', async () => {
+      if (started.child.exitCode !== null)
+        throw new Error(`nats-server exited with ${started.child.exitCode}: ${started.output().slice(-300)}`);
+      if (!listeningPorts(started.pid).includes(port)) return false;
       const nc = await connect({ servers: url, timeout: 500, maxReconnectAttempts: 0 });
       await nc.close();
       return true;
