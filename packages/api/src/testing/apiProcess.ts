@@ -1,7 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { issueSessionToken, keyringFromEnv } from '@ghostnet/auth';
 import { Secret } from '@ghostnet/config';
-import { appNodeArgs, freePort, type Started, startProcess, type TestStream, waitFor } from '@ghostnet/test';
+import {
+  appNodeArgs,
+  freePort,
+  listeningPorts,
+  type Started,
+  startProcess,
+  type TestStream,
+  waitFor,
+} from '@ghostnet/test';
 
 /** Test-only: the API as a separate process, as deployed. Shared by this package's and issue 8's tests. */
 export const API_MAIN = fileURLToPath(new URL('../../../../apps/api/src/main.ts', import.meta.url));
@@ -59,6 +67,8 @@ export async function startApi(options: {
       'the API to listen',
       async () => {
         if (child.child.exitCode !== null) throw new Error(`API exited:\n${child.output()}`);
+        // Ours must be the API that answers (another test's could hold a port chosen beforehand).
+        if (!listeningPorts(child.pid).includes(port)) return false;
         const res = await fetch(`${url}/health/live`).catch(() => null);
         return res?.ok ?? false;
       },
