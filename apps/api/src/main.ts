@@ -64,11 +64,12 @@ const consoleRoute = await consoleFromEnv({
   streamName: env.STREAM_NAME,
 });
 // The typing mini-game signs boosts: it needs the signer key and the chain (GhostCore, TraceScan, RPC).
-let contracts: ReturnType<typeof contractAddresses>;
+let contracts: ReturnType<typeof contractAddresses> = null;
 try {
-  contracts = contractAddresses(env);
+  // Only when the mini-game could run: without a signer key a bad deployment file must not stop the API.
+  if (env.BOOST_SIGNER_PRIVATE_KEY && env.RPC_URL) contracts = contractAddresses(env);
 } catch (error) {
-  // A DEPLOYMENT_FILE that is missing or invalid: say which and how to get one, then stop (as for bad env).
+  // A DEPLOYMENT_FILE that is missing or invalid, or one address without the other: say so, then stop.
   logger.fatal((error as Error).message);
   process.exit(78);
 }

@@ -45,12 +45,15 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<Anvil> {
   let port = options.port ?? 0;
   let rpcUrl = '';
   try {
-    await waitFor('anvil to listen', async () => {
-      if (process.child.exitCode !== null) throw new Error(`anvil exited with ${process.child.exitCode}`);
+    // An exit ends the wait at once (a throw inside the probe would only be reported at the timeout).
+    const state = await waitFor('anvil to listen', async () => {
+      if (process.child.exitCode !== null || process.child.signalCode !== null) return 'exited';
       const mine = listeningPorts(process.pid);
       port ||= mine[0] ?? 0;
-      return port > 0 && mine.includes(port);
+      return port > 0 && mine.includes(port) ? 'listening' : false;
     });
+    if (state === 'exited')
+      throw new Error(`anvil exited (${process.child.exitCode ?? process.child.signalCode})`);
     rpcUrl = `http://127.0.0.1:${port}`;
     await waitFor('anvil to answer', async () => {
       const response = await fetch(rpcUrl, {

@@ -60,14 +60,12 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   const url = nodes.map((n) => n.url).join(',');
   // Ready when every node listens on its own ports (one chosen beforehand can be taken by another test's
   // server, which would then answer for ours) and JetStream answers with a meta leader.
-  await waitFor(
+  const state = await waitFor(
     'JetStream cluster to elect a meta leader',
     async () => {
       for (const n of nodes) {
-        if (n.process.child.exitCode !== null)
-          throw new Error(
-            `${n.name} exited with ${n.process.child.exitCode}: ${n.process.output().slice(-300)}`,
-          );
+        // An exit ends the wait at once (a throw inside the probe would only be reported at the timeout).
+        if (n.process.child.exitCode !== null || n.process.child.signalCode !== null) return n;
         const mine = listeningPorts(n.process.pid);
         if (!mine.includes(n.port) || !mine.includes(n.clusterPort)) return false;
       }
@@ -75,13 +73,17 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       try {
         const jsm = await jetstreamManager(nc, { timeout: 2_000 });
         await jsm.getAccountInfo();
-        return true;
+        return 'ready';
       } finally {
         await nc.close();
       }
     },
     { timeoutMs: 30_000, intervalMs: 250 },
   );
+  if (state !== 'ready') {
+    for (const n of nodes) await n.process.stop();
+    throw new Error(`nats-server ${state.name} exited: ${state.process.output().slice(-300)}`);
+  }
   return {
     nodes,
     url,

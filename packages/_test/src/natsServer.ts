@@ -34,14 +34,14 @@ export async function startPrivateNats(extraArgs: string[] = []): Promise<Privat
       ...extraArgs,
     ]);
     // Ours must be the server that answers: a port chosen beforehand can be taken by another test's server.
-    await waitFor('private nats-server', async () => {
-      if (started.child.exitCode !== null)
-        throw new Error(`nats-server exited with ${started.child.exitCode}: ${started.output().slice(-300)}`);
+    const state = await waitFor('private nats-server', async () => {
+      if (started.child.exitCode !== null || started.child.signalCode !== null) return 'exited';
       if (!listeningPorts(started.pid).includes(port)) return false;
       const nc = await connect({ servers: url, timeout: 500, maxReconnectAttempts: 0 });
       await nc.close();
-      return true;
+      return 'ready';
     });
+    if (state === 'exited') throw new Error(`nats-server exited: ${started.output().slice(-300)}`);
     return started;
   };
   const handle: PrivateNats = {

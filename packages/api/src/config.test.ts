@@ -35,11 +35,11 @@ describe('contractAddresses', () => {
       GhostCore: '0x00000000000000000000000000000000000000aa',
       TraceScan: '0x00000000000000000000000000000000000000bb',
     });
-    expect(contractAddresses({ GHOST_CORE_ADDRESS: core, DEPLOYMENT_FILE: file })).toEqual({
-      GhostCore: core,
-      TraceScan: '0x00000000000000000000000000000000000000bb',
-    });
     expect(contractAddresses({})).toBeNull();
+    // Never one address from the environment and the other from a devnet file.
+    expect(() => contractAddresses({ GHOST_CORE_ADDRESS: core, DEPLOYMENT_FILE: file })).toThrow(
+      /both GHOST_CORE_ADDRESS and TRACE_SCAN_ADDRESS/,
+    );
   });
 
   it('says how to get a deployment file when the one named is missing or invalid', () => {

@@ -63,21 +63,19 @@ export const ApiEnv = z.object(apiEnv);
 export type ApiEnv = z.infer<typeof ApiEnv>;
 
 /**
- * The contracts the mini-game checks: GHOST_CORE_ADDRESS and TRACE_SCAN_ADDRESS when set (production), else
- * the deployment file the devnet writes (DEPLOYMENT_FILE, as the ingester reads it); null without either.
+ * The contracts the mini-game checks: GHOST_CORE_ADDRESS and TRACE_SCAN_ADDRESS (production), else the
+ * deployment file the devnet writes (DEPLOYMENT_FILE, as the ingester reads it); null without either. Both
+ * addresses come from the same place: one from the environment and one from a devnet file would pair
+ * contracts of two deployments.
  */
 export function contractAddresses(
   env: Pick<ApiEnv, 'GHOST_CORE_ADDRESS' | 'TRACE_SCAN_ADDRESS' | 'DEPLOYMENT_FILE'>,
 ): { GhostCore: `0x${string}`; TraceScan: `0x${string}` } | null {
-  if (env.GHOST_CORE_ADDRESS && env.TRACE_SCAN_ADDRESS)
-    return {
-      GhostCore: env.GHOST_CORE_ADDRESS as `0x${string}`,
-      TraceScan: env.TRACE_SCAN_ADDRESS as `0x${string}`,
-    };
+  const { GHOST_CORE_ADDRESS: core, TRACE_SCAN_ADDRESS: scan } = env;
+  if (core && scan) return { GhostCore: core as `0x${string}`, TraceScan: scan as `0x${string}` };
+  if (core || scan)
+    throw new Error('set both GHOST_CORE_ADDRESS and TRACE_SCAN_ADDRESS, or neither (then DEPLOYMENT_FILE)');
   if (!env.DEPLOYMENT_FILE) return null;
   const { addresses } = readDeployment(env.DEPLOYMENT_FILE);
-  return {
-    GhostCore: (env.GHOST_CORE_ADDRESS as `0x${string}` | undefined) ?? addresses.GhostCore,
-    TraceScan: (env.TRACE_SCAN_ADDRESS as `0x${string}` | undefined) ?? addresses.TraceScan,
-  };
+  return { GhostCore: addresses.GhostCore, TraceScan: addresses.TraceScan };
 }

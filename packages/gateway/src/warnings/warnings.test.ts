@@ -73,14 +73,15 @@ describe('Warnings', () => {
     await notice(); // the projector is at 5: still behind
     await notice(); // too soon after the last read: left to a timer
     expect(reads).toBe(1);
+    // Still behind and no notice comes: a timer reads again within 250 ms (not at the 1 s fallback).
+    await new Promise((r) => setTimeout(r, 400));
+    expect(reads).toBeGreaterThanOrEqual(2);
+    sequence = 12; // the projector reaches the move: the next read sees it, and reading stops
+    await new Promise((r) => setTimeout(r, 400));
+    const settled = reads;
     clock += 300;
     await notice();
-    expect(reads).toBe(2);
-    sequence = 12;
-    clock += 300;
-    await notice(); // this read reflects sequence 10
-    clock += 300;
-    await notice();
-    expect(reads).toBe(3);
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(reads).toBe(settled);
   });
 });

@@ -46,8 +46,9 @@ export class Warnings {
   /** Newest stream sequence that may have moved a deadline, and the newest one a read reflected. */
   #movedAt = 0;
   #seen = 0;
-  #reading = false;
+  #inFlight = 0;
   #lastReadAt = 0;
+  #soonAt = 0;
   readonly #now: () => number;
   sent = 0;
 
@@ -83,14 +84,20 @@ export class Warnings {
    * one per 250 ms: under steady deposits every batch moves the reset deadline, and notices come per batch.
    */
   checkpointAdvanced(): void {
-    if (this.#movedAt <= this.#seen || this.#reading) return;
+    if (this.#movedAt <= this.#seen || this.#inFlight > 0) return;
     if (this.#now() - this.#lastReadAt >= 250) void this.refresh();
     else this.refreshSoon(250);
   }
 
-  /** A deadline may have moved: look again once the projector has applied the event. */
+  /** Read again in `delayMs`, or sooner if a read is already planned sooner. */
   refreshSoon(delayMs = 1_000): void {
-    if (this.#soon || this.#stopped) return;
+    if (this.#stopped) return;
+    const at = Date.now() + delayMs;
+    if (this.#soon) {
+      if (this.#soonAt <= at) return;
+      clearTimeout(this.#soon);
+    }
+    this.#soonAt = at;
     this.#soon = setTimeout(() => {
       this.#soon = null;
       void this.refresh();
@@ -101,15 +108,16 @@ export class Warnings {
   async refresh(): Promise<void> {
     const read = ++this.#reads;
     let deadlines: Deadlines;
-    this.#reading = true;
+    this.#inFlight++;
     this.#lastReadAt = this.#now();
     try {
       deadlines = await this.options.readDeadlines();
     } catch (error) {
       this.options.logger.warn({ err: error }, 'warnings: reading deadlines failed');
+      if (this.#movedAt > this.#seen) this.refreshSoon(250);
       return;
     } finally {
-      this.#reading = false;
+      this.#inFlight--;
     }
     // A slower, older read must not bring back a deadline a newer one has already replaced.
     if (this.#stopped || read < this.#applied) return;
@@ -119,7 +127,7 @@ export class Warnings {
     for (const { level, at } of deadlines.scans) this.#arm(level, at);
     this.#arm('SYSTEM_RESET', deadlines.systemReset);
     // Still behind the move (the projector lags): look again shortly even if no notice comes.
-    if (this.#movedAt > this.#seen) this.refreshSoon();
+    if (this.#movedAt > this.#seen) this.refreshSoon(250);
   }
 
   #arm(key: Key, at: number | null): void {
