@@ -11,6 +11,7 @@ import {
   createTestStream,
   deployLogEmitters,
   type EmitterChain,
+  ingestTarget,
   startAnvil,
   type TestDatabase,
   type TestStream,
@@ -37,12 +38,7 @@ beforeAll(async () => {
   await chain.burst(4, 2);
   const ingester = createIngester({
     rpcUrl: anvil.rpcUrl,
-    chainId: anvil.chainId,
-    addresses: { GhostCore: chain.ghostCore, TraceScan: chain.traceScan },
-    startBlock: chain.deployBlock,
-    nc: stream.nc,
-    streamName: stream.name,
-    subjectPrefix: stream.prefix,
+    ...ingestTarget(chain, stream),
     logger: createLogger({ name: 'cli-test', level: 'silent' }),
   });
   await ingester.start();

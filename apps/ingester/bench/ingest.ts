@@ -13,7 +13,7 @@
 import { availableParallelism } from 'node:os';
 import { createIngester } from '@ghostnet/ingest';
 import { createLogger } from '@ghostnet/logger';
-import { createTestStream, deployLogEmitters, startAnvil } from '@ghostnet/test';
+import { createTestStream, deployLogEmitters, ingestTarget, startAnvil } from '@ghostnet/test';
 import { createInbox, headers as natsHeaders } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 
@@ -36,12 +36,7 @@ try {
     createIngester({
       rpcUrl: anvil.rpcUrl,
       wsUrl: anvil.wsUrl,
-      chainId: anvil.chainId,
-      addresses: { GhostCore: chain.ghostCore, TraceScan: chain.traceScan },
-      startBlock: chain.deployBlock,
-      nc: stream.nc,
-      streamName: stream.name,
-      subjectPrefix: stream.prefix,
+      ...ingestTarget(chain, stream),
       logger,
     });
   const ingester = newIngester();

@@ -11,6 +11,7 @@ import {
   parseAbi,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
+import type { TestStream } from './jetstream.ts';
 
 const require = createRequire(import.meta.url);
 const SOURCE = fileURLToPath(new URL('../contracts/LogEmitter.sol', import.meta.url));
@@ -172,5 +173,20 @@ export async function deployLogEmitters(rpcUrl: string): Promise<EmitterChain> {
         blockNumber: Number(l.blockNumber),
       }));
     },
+  };
+}
+
+/**
+ * What an ingester needs to follow this chain into a test stream (made with the chain's id): the options every
+ * ingester test repeats. The RPC URL (anvil, or a proxy in front of it) and the rest are the test's own.
+ */
+export function ingestTarget(chain: EmitterChain, stream: TestStream) {
+  return {
+    chainId: stream.chainId,
+    addresses: { GhostCore: chain.ghostCore, TraceScan: chain.traceScan },
+    startBlock: chain.deployBlock,
+    nc: stream.nc,
+    streamName: stream.name,
+    subjectPrefix: stream.prefix,
   };
 }

@@ -6,6 +6,7 @@ import {
   createTestStream,
   deployLogEmitters,
   type EmitterChain,
+  ingestTarget,
   readStream,
   startAnvil,
   type TestStream,
@@ -38,12 +39,7 @@ async function ingest(
   const ingester = createIngester({
     rpcUrl: anvil.rpcUrl,
     wsUrl: anvil.wsUrl,
-    chainId: anvil.chainId,
-    addresses: { GhostCore: chain.ghostCore, TraceScan: chain.traceScan },
-    startBlock: chain.deployBlock,
-    nc: stream.nc,
-    streamName: stream.name,
-    subjectPrefix: stream.prefix,
+    ...ingestTarget(chain, stream),
     logger,
     ...extra,
   });

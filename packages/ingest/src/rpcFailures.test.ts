@@ -6,6 +6,7 @@ import {
   createTestStream,
   deployLogEmitters,
   type EmitterChain,
+  ingestTarget,
   listenLocal,
   readStream,
   startAnvil,
@@ -121,12 +122,7 @@ describe('ingester behind a failing RPC', () => {
     const proxy = await startFlakyProxy(anvil.rpcUrl);
     const ingester = createIngester({
       rpcUrl: proxy.url,
-      chainId: anvil.chainId,
-      addresses: { GhostCore: chain.ghostCore, TraceScan: chain.traceScan },
-      startBlock: chain.deployBlock,
-      nc: stream.nc,
-      streamName: stream.name,
-      subjectPrefix: stream.prefix,
+      ...ingestTarget(chain, stream),
       rpcTimeoutMs: 500,
       pollIntervalMs: 100,
       logger: createLogger({ name: 'flaky', level: 'silent' }),
@@ -197,12 +193,7 @@ describe('ingester behind a failing RPC', () => {
     const own = await createTestStream({ chainId: anvil.chainId });
     const ingester = createIngester({
       rpcUrl: proxy.url,
-      chainId: anvil.chainId,
-      addresses: { GhostCore: chain.ghostCore, TraceScan: chain.traceScan },
-      startBlock: chain.deployBlock,
-      nc: own.nc,
-      streamName: own.name,
-      subjectPrefix: own.prefix,
+      ...ingestTarget(chain, own),
       pollIntervalMs: 100,
       logger: createLogger({ name: 'restarting-rpc', level: 'silent' }),
     });

@@ -574,12 +574,7 @@ export class Gateway {
     ]);
     if (isClosed(conn)) return;
     if (!ready) {
-      this.#error(
-        conn,
-        'SNAPSHOT_UNAVAILABLE',
-        'this gateway is still catching up with the stream; try again',
-      );
-      this.#close(conn, CloseCode.TRY_AGAIN_LATER, 'not ready');
+      this.#tryAgainLater(conn, 'this gateway is still catching up with the stream; try again', 'not ready');
       return;
     }
     const foreign = epoch !== undefined && epoch !== follower.epoch;
@@ -599,6 +594,12 @@ export class Gateway {
     const info = await this.#jsm!.streams.info(this.options.streamName);
     if (cursor > info.state.last_seq) return false;
     return follower.waitForHead(cursor, REPLAY_WAIT_MS);
+  }
+
+  /** The gateway cannot serve this resume now (not caught up, no snapshot, a read failed): the client retries. */
+  #tryAgainLater(conn: Connection, message: string, reason: string): void {
+    this.#error(conn, 'SNAPSHOT_UNAVAILABLE', message);
+    this.#close(conn, CloseCode.TRY_AGAIN_LATER, reason);
   }
 
   async #fullSync(conn: Connection): Promise<void> {
@@ -632,8 +633,7 @@ export class Gateway {
     }
     if (isClosed(conn)) return;
     if (!snapshot) {
-      this.#error(conn, 'SNAPSHOT_UNAVAILABLE', 'no snapshot of the current stream yet; try again');
-      this.#close(conn, CloseCode.TRY_AGAIN_LATER, 'snapshot unavailable');
+      this.#tryAgainLater(conn, 'no snapshot of the current stream yet; try again', 'snapshot unavailable');
       return;
     }
     const text = JSON.stringify({ type: 'FULL_SYNC', snapshot });
@@ -651,8 +651,7 @@ export class Gateway {
     const follower = this.#follower!;
     if (follower.head < from && !(await follower.waitForHead(from, REPLAY_WAIT_MS))) {
       if (isClosed(conn)) return;
-      this.#error(conn, 'SNAPSHOT_UNAVAILABLE', 'this gateway has not reached your cursor yet; try again');
-      this.#close(conn, CloseCode.TRY_AGAIN_LATER, 'behind cursor');
+      this.#tryAgainLater(conn, 'this gateway has not reached your cursor yet; try again', 'behind cursor');
       return;
     }
     const older: string[] = [];
@@ -706,12 +705,11 @@ export class Gateway {
         // A range not read in full must not become a REPLAY with a hole: the client resumes from its cursor.
         this.#log.warn({ err: error, conn: conn.id, from: cursor + 1, until }, 'replay read failed');
         if (isClosed(conn)) return;
-        this.#error(
+        this.#tryAgainLater(
           conn,
-          'SNAPSHOT_UNAVAILABLE',
           'could not read the missed events from the stream; try again',
+          'replay read failed',
         );
-        this.#close(conn, CloseCode.TRY_AGAIN_LATER, 'replay read failed');
         return;
       }
       cursor = until;

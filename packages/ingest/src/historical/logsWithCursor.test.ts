@@ -6,6 +6,7 @@ import {
   createTestStream,
   deployLogEmitters,
   type EmitterChain,
+  ingestTarget,
   listenLocal,
   readStream,
   startAnvil,
@@ -89,12 +90,7 @@ async function ingest(rpcUrl: string, logsWithCursor?: boolean) {
   streams.push(stream);
   const ingester = createIngester({
     rpcUrl,
-    chainId: anvil.chainId,
-    addresses: { GhostCore: chain.ghostCore, TraceScan: chain.traceScan },
-    startBlock: chain.deployBlock,
-    nc: stream.nc,
-    streamName: stream.name,
-    subjectPrefix: stream.prefix,
+    ...ingestTarget(chain, stream),
     pollIntervalMs: 100,
     logsWithCursor,
     // Wide ranges, so that the node has to page one range over several answers.
