@@ -12,14 +12,13 @@ import {
   signBoost,
 } from '@ghostnet/contracts';
 import { connectNats, ensureStream, streamConfigFor } from '@ghostnet/stream';
-import { type Anvil, startAnvil, waitFor } from '@ghostnet/test';
+import { type Anvil, sendContractCall, startAnvil, waitFor } from '@ghostnet/test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import {
   type Address,
   BaseError,
   ContractFunctionRevertedError,
   createPublicClient,
-  createWalletClient,
   type Hex,
   http,
   keccak256,
@@ -88,22 +87,8 @@ describe('runbook: rotating the boost signer (GhostCore.setBoostSigner on anvil)
   const player = privateKeyToAccount(keccak256('0x706c61796572'));
   const client = () => createPublicClient({ chain: foundry, transport: http(anvil.rpcUrl) });
 
-  async function send(account: LocalAccount, functionName: string, args: readonly unknown[]) {
-    const { request } = await client().simulateContract({
-      account,
-      address: ghostCore,
-      abi: ghostCoreAbi,
-      functionName,
-      args,
-    } as never);
-    const hash = await createWalletClient({
-      account,
-      chain: foundry,
-      transport: http(anvil.rpcUrl),
-    }).writeContract(request as never);
-    const receipt = await client().waitForTransactionReceipt({ hash });
-    expect(receipt.status).toBe('success');
-  }
+  const send = (account: LocalAccount, functionName: string, args: readonly unknown[]) =>
+    sendContractCall(anvil.rpcUrl, account, { address: ghostCore, abi: ghostCoreAbi, functionName, args });
 
   /** What the player's wallet gets from applyBoost: null on success, else the custom error's name. */
   async function submit(signer: LocalAccount, nonce: Hex): Promise<string | null> {

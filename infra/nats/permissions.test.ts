@@ -278,9 +278,27 @@ describe('infra/nats: least-privilege users on a real nats-server', () => {
       await jsm.consumers.delete(STREAM, durable);
     });
 
-    it("is read-only: publishes nothing into the stream, cannot touch the stream or the gateways' KV", async () => {
+    it('reads by subject with direct gets and publishes derived events', async () => {
+      const { js, jsm } = as('projector');
+      const before = await messages();
+      // The worker's preload of reorg notices ahead of its checkpoint.
+      const notice = await jsm.direct.getMessage(STREAM, { seq: 1, next_by_subj: subjects.reorg });
+      expect(notice?.subject).toBe(subjects.reorg);
+      // The survivors publisher: its cursor, a source event by sequence, then its message.
+      expect(
+        await jsm.direct.getMessage(STREAM, { last_by_subj: subjects.derived('ScanSurvivors') }),
+      ).toBeNull();
+      expect((await jsm.direct.getMessage(STREAM, { seq: 1 }))?.seq).toBe(1);
+      const ack = await js.publish(subjects.derived('ScanSurvivors'), '{}', { msgID: 'derived-1' });
+      expect(ack.seq).toBe(before + 1);
+      const last = await jsm.direct.getMessage(STREAM, { last_by_subj: subjects.derived('ScanSurvivors') });
+      expect(last?.seq).toBe(ack.seq);
+    });
+
+    it("publishes nothing else into the stream, cannot touch the stream or the gateways' KV", async () => {
       const { nc, js, jsm } = as('projector');
       const before = await messages();
+      await denied(js.publish(subjects.derived('ScanWarning'), '{}'));
       await denied(js.publish(subjects.chain('JackedIn'), '{}'));
       await denied(js.publish(subjects.app('CrewEvent'), '{}'));
       await denied(js.publish(subjects.reorg, '{}'));

@@ -81,8 +81,14 @@ export function ingesterMetrics(ingester: Ingester): Registry {
   mirroredCounter(
     registry,
     'ghostnet_ingester_append_conflicts_total',
-    'Appends refused because another writer appended',
+    'Appends refused because another writer appended chain events or reorg notices',
     () => ingester.stats().conflicts,
+  );
+  mirroredCounter(
+    registry,
+    'ghostnet_ingester_append_interleaved_total',
+    'Appends refused because the API or the projector appended in between (resynced at once)',
+    () => ingester.stats().interleaved,
   );
   return registry;
 }

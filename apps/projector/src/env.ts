@@ -1,4 +1,4 @@
-import { chainEnv, databaseEnv, logEnv, natsEnv, parseEnv } from '@ghostnet/config';
+import { bool, chainEnv, databaseEnv, logEnv, natsEnv, parseEnv } from '@ghostnet/config';
 import { z } from 'zod';
 
 export const ProjectorEnv = z.object({
@@ -14,6 +14,13 @@ export const ProjectorEnv = z.object({
   PROJECTOR_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
   /** Batches delivered with fewer messages after them than this keep undo data for reorgs. */
   PROJECTOR_UNDO_WINDOW: z.coerce.number().int().min(0).default(10_000),
+  /** Publish `derived.ScanSurvivors` (the SURVIVED feed events); one replica at a time does, under a lease. */
+  DERIVE_SURVIVORS: bool.default(true),
+  /**
+   * Until the stream holds a first ScanSurvivors, scans finalized at or below this sequence are not derived:
+   * set it to the stream's last sequence when enabling the publisher on a deployment with history.
+   */
+  DERIVED_FROM_SEQUENCE: z.coerce.number().int().min(0).default(0),
   /** Serve /metrics, /healthz and /readyz on this port. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
 });

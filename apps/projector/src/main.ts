@@ -3,9 +3,15 @@ import { createDatabasePool, migrate } from '@ghostnet/db';
 import { createSubjects } from '@ghostnet/events';
 import { createLogger } from '@ghostnet/logger';
 import { startMetricsServer, trackNatsStatus } from '@ghostnet/metrics';
-import { ALL_PROJECTIONS, ProjectionRunner, runProjectionsCommand } from '@ghostnet/projections';
+import {
+  ALL_PROJECTIONS,
+  ProjectionRunner,
+  RUNNER_POOL_OPTIONS,
+  runProjectionsCommand,
+  SurvivorsPublisher,
+} from '@ghostnet/projections';
 import { connectNats, ensureStream, streamConfigFor } from '@ghostnet/stream';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { projectorEnv } from './env.ts';
 import { projectorMetrics } from './metrics.ts';
 
@@ -19,7 +25,10 @@ async function main(argv: string[]): Promise<void> {
   const logger = createLogger({ name: 'projector', level: env.LOG_LEVEL });
   const databaseUrl = env.DATABASE_URL.reveal();
   const cli = argv[0] === 'projections';
-  const pool = await createDatabasePool(env.DATABASE_URL, { maximumPoolSize: env.DATABASE_POOL_SIZE });
+  const pool = await createDatabasePool(env.DATABASE_URL, {
+    ...RUNNER_POOL_OPTIONS,
+    maximumPoolSize: env.DATABASE_POOL_SIZE,
+  });
   const nc = await connectNats({
     url: env.NATS_URL,
     name: cli ? 'projector-cli' : 'projector',
@@ -65,7 +74,21 @@ async function main(argv: string[]): Promise<void> {
     undoWindow: env.PROJECTOR_UNDO_WINDOW,
   });
   await runner.start();
-  const registry = projectorMetrics(runner, pool, env.DATABASE_POOL_SIZE);
+  const survivors = env.DERIVE_SURVIVORS
+    ? new SurvivorsPublisher({
+        pool,
+        databaseUrl,
+        js: jetstream(nc),
+        jsm,
+        streamName: env.STREAM_NAME,
+        chainId: env.CHAIN_ID,
+        subjectPrefix: env.SUBJECT_PREFIX,
+        logger,
+        fromSequence: env.DERIVED_FROM_SEQUENCE,
+      })
+    : null;
+  survivors?.start();
+  const registry = projectorMetrics(runner, pool, env.DATABASE_POOL_SIZE, survivors);
   trackNatsStatus(registry, nc.status());
   const metrics =
     env.METRICS_PORT === undefined
@@ -88,6 +111,7 @@ async function main(argv: string[]): Promise<void> {
       logger.error('graceful stop took over 20 s; exiting');
       process.exit(1);
     }, 20_000);
+    await survivors?.stop();
     await runner.stop();
     await metrics?.close();
     await pool.end();

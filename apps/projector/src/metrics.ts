@@ -1,9 +1,14 @@
 import type { DatabasePool } from '@ghostnet/db';
 import { Counter, createRegistry, Gauge, type Registry, trackDbPool } from '@ghostnet/metrics';
-import type { ProjectionRunner } from '@ghostnet/projections';
+import type { ProjectionRunner, SurvivorsPublisher } from '@ghostnet/projections';
 
 /** Per-projection position, lag and batch timings, read from the runner at scrape time. */
-export function projectorMetrics(runner: ProjectionRunner, pool: DatabasePool, poolSize: number): Registry {
+export function projectorMetrics(
+  runner: ProjectionRunner,
+  pool: DatabasePool,
+  poolSize: number,
+  survivors: SurvivorsPublisher | null = null,
+): Registry {
   const registry = createRegistry('projector');
   const labelNames = ['projection', 'version'] as const;
   const workers = () => runner.stats().workers;
@@ -38,6 +43,11 @@ export function projectorMetrics(runner: ProjectionRunner, pool: DatabasePool, p
   perWorker('ghostnet_projection_failed', '1 when the projection stopped on a poison message', (w) =>
     w.failure ? 1 : 0,
   );
+  perWorker(
+    'ghostnet_projection_consumer_stalls',
+    "Times the projection's consumer stood still behind the stream and was opened again (since it started)",
+    (w) => w.stalls,
+  );
   new Gauge({
     name: 'ghostnet_projection_standby',
     help: 'Projection generations another projector holds (this one is standby)',
@@ -61,6 +71,32 @@ export function projectorMetrics(runner: ProjectionRunner, pool: DatabasePool, p
       }
     },
   });
+  if (survivors) {
+    new Gauge({
+      name: 'ghostnet_survivors_cursor',
+      help: 'Source sequence of the last ScanSurvivors published (the finalized scan it names)',
+      registers: [registry],
+      collect() {
+        this.set(survivors.stats().cursor);
+      },
+    });
+    new Gauge({
+      name: 'ghostnet_survivors_active',
+      help: '1 when this replica holds the survivors lease and publishes',
+      registers: [registry],
+      collect() {
+        this.set(survivors.stats().active ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'ghostnet_survivors_failing',
+      help: '1 while publish passes fail (the error is logged once)',
+      registers: [registry],
+      collect() {
+        this.set(survivors.stats().lastError ? 1 : 0);
+      },
+    });
+  }
   trackDbPool(registry, () => pool.state(), poolSize);
   return registry;
 }

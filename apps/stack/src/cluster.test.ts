@@ -1,9 +1,11 @@
 import { issueSessionToken } from '@ghostnet/auth';
 import { deployGhostnet, type GhostnetDeployment } from '@ghostnet/contracts';
 import { createDatabasePool, type DatabasePool } from '@ghostnet/db';
+import { createSubjects } from '@ghostnet/events';
 import { ALL_PROJECTIONS } from '@ghostnet/projections';
 import { checkpoints } from '@ghostnet/projections/testing';
 import { runSimulation } from '@ghostnet/sim';
+import { ensureStream, streamConfigFor } from '@ghostnet/stream';
 import {
   type Anvil,
   createTestDatabase,
@@ -120,13 +122,26 @@ describe('a 3-node JetStream cluster', () => {
       TRACE_SCAN_ADDRESS: deployment.addresses.TraceScan,
       START_BLOCK: String(deployment.deployBlock),
     });
-    await ingester.start();
+    // The stream exists before the apps start, as in a deployment (the stream Job of infra/k8s): its three
+    // replicas formed, on a cluster that has settled. (Once, with the ingester creating it while the CI machine
+    // was loaded, replicas reported creation times 7 ms apart, which reads as a recreated stream.)
+    await ensureStream(
+      jsm,
+      streamConfigFor({ name: STREAM, subjectRoot: createSubjects(anvil.chainId, PREFIX).root, replicas: 3 }),
+    );
     await waitFor(
-      'the stream at 3 replicas',
-      async () => (await jsm.streams.info(STREAM).catch(() => null))?.config.num_replicas === 3,
+      'the stream at 3 replicas, all current',
+      async () => {
+        const info = await jsm.streams.info(STREAM).catch(() => null);
+        const replicas = info?.cluster?.replicas ?? [];
+        return (
+          info?.cluster?.leader !== undefined && replicas.length === 2 && replicas.every((r) => r.current)
+        );
+      },
       { timeoutMs: 60_000, intervalMs: 200 },
     );
     const epoch = (await jsm.streams.info(STREAM)).created;
+    await ingester.start();
     const others = [
       app('projector', 'projector', 'apps/projector/src/main.ts', {
         DATABASE_URL: database.url,
@@ -197,6 +212,14 @@ describe('a 3-node JetStream cluster', () => {
         });
         await waitFor('projector applies past the election', async () => (await projected()) > during, {
           timeoutMs: 60_000,
+        }).catch(async (error) => {
+          const positions = await checkpoints(pool).catch((e) => (e as Error).message);
+          const logs = apps
+            .filter((a) => a.name.startsWith('projector'))
+            .map((a) => `--- ${a.name}\n${a.output().slice(-6_000)}`);
+          throw new Error(
+            `${(error as Error).message}; election at ${during}, checkpoints ${JSON.stringify(positions)}\n${logs.join('\n')}`,
+          );
         });
         await waitFor('every SDK client past the election', async () => fleet!.caughtUp(during + 1), {
           timeoutMs: 60_000,

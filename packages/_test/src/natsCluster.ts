@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { NATS_SERVER_BIN } from './natsServer.ts';
 import { freePort, listeningPorts, waitFor } from './ports.ts';
@@ -59,7 +59,8 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   }));
   const url = nodes.map((n) => n.url).join(',');
   // Ready when every node listens on its own ports (one chosen beforehand can be taken by another test's
-  // server, which would then answer for ours) and JetStream answers with a meta leader.
+  // server, which would then answer for ours) and a stream can be placed on every node: a meta leader alone is
+  // not enough, the peers it has not heard of yet refuse an R3 stream ("no suitable peers for placement").
   const state = await waitFor(
     'JetStream cluster to elect a meta leader',
     async () => {
@@ -73,6 +74,13 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
       try {
         const jsm = await jetstreamManager(nc, { timeout: 2_000 });
         await jsm.getAccountInfo();
+        const probe = 'READY_PROBE';
+        const placed = await jsm.streams
+          .add({ name: probe, subjects: ['ready-probe.>'], num_replicas: size, storage: StorageType.Memory })
+          .then(() => true)
+          .catch(() => false);
+        if (!placed) return false;
+        await jsm.streams.delete(probe);
         return 'ready';
       } finally {
         await nc.close();

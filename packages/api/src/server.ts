@@ -26,6 +26,7 @@ import { gameRoutes } from './game/routes.ts';
 import { healthRoutes } from './health/routes.ts';
 import { SESSION_COOKIE } from './http/cookies.ts';
 import { errorBody, installErrorHandling } from './http/errors.ts';
+import { lazyChildLogger } from './http/requestLogger.ts';
 import { helmetHeaders } from './http/securityHeaders.ts';
 import { readSession } from './http/session.ts';
 import { leaderboardRoutes } from './leaderboard/routes.ts';
@@ -204,6 +205,7 @@ export async function buildApp(
     loggerInstance: logger as FastifyBaseLogger,
     // Per-request log lines would cost more than many routes; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     // Trust exactly the configured number of proxy hops for the client IP (rate limits key on it).
     trustProxy: (_address: string, hop: number) => hop < s.TRUST_PROXY_HOPS,
     bodyLimit: s.BODY_LIMIT_BYTES,
@@ -256,7 +258,9 @@ export async function buildApp(
   app.decorateRequest('sessionError', null);
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers);
-    readRequestSession(request, () => limit(request, reply, done));
+    const session = readRequestSession(request);
+    if (session) session.then(() => limit(request, reply, done));
+    else limit(request, reply, done);
   });
 
   healthRoutes(app, context);

@@ -153,6 +153,50 @@ describe('GatewayClient', () => {
     client.close();
   });
 
+  it('a REORG takes out the orphaned events and the events derived from them', async () => {
+    const client = new GatewayClient({ url: 'ws://a', WebSocket: FakeSocket }).connect();
+    await vi.advanceTimersByTimeAsync(0);
+    const s = FakeSocket.all[0]!;
+    s.open();
+    s.receive({
+      type: 'FULL_SYNC',
+      snapshot: {
+        sequence: 10,
+        epoch: 'E',
+        networkState: null,
+        levels: [],
+        position: null,
+        recentFeed: [
+          { sequenceId: 9, event: feed(9, 0, 1).event },
+          { sequenceId: 10, event: feed(10, 0, 1).event, sourceSequenceId: 9 },
+        ],
+      },
+    });
+    s.receive({ type: 'REPLAY', fromSequenceId: 10, toSequenceId: 10, epoch: 'E', events: [] });
+    s.receive(feed(11, 0, 1));
+    s.receive({ ...feed(12, 0, 1), sourceSequenceId: 11 });
+    s.receive(feed(13, 0, 1));
+    const seen: number[] = [];
+    client.on('feed', (_e, m) => seen.push(m.sequenceId));
+    s.receive({ type: 'REORG', sequenceId: 14, orphanedSequenceIds: [9, 11] });
+    expect(client.state.feed.map((item) => item.sequenceId)).toEqual([13]);
+    // A derived event of an orphaned message that arrives after the REORG is dropped; the cursor moves on.
+    s.receive({ ...feed(15, 0, 1), sourceSequenceId: 11 });
+    s.receive(feed(16, 0, 1));
+    expect(client.state.feed.map((item) => item.sequenceId)).toEqual([13, 16]);
+    expect(seen).toEqual([16]);
+    expect(client.cursor?.sequenceId).toBe(16);
+    // A recreated stream numbers from 1 again: what was orphaned in the old one is not in the new one.
+    s.receive({
+      type: 'FULL_SYNC',
+      snapshot: { sequence: 10, epoch: 'F', networkState: null, levels: [], position: null, recentFeed: [] },
+    });
+    s.receive({ type: 'REPLAY', fromSequenceId: 10, toSequenceId: 10, epoch: 'F', events: [] });
+    s.receive({ ...feed(12, 0, 1), sourceSequenceId: 11 });
+    expect(client.state.feed.map((item) => item.sequenceId)).toEqual([12]);
+    client.close();
+  });
+
   it('closes a silent connection after two ping periods and reconnects', async () => {
     const client = new GatewayClient({
       url: 'ws://a',

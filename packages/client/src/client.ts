@@ -119,6 +119,11 @@ export class GatewayClient {
   /** The last (sequenceId, index) delivered: anything at or before it is a duplicate. */
   #lastSeq = -1;
   #lastIndex = Number.POSITIVE_INFINITY;
+  /**
+   * Sequences recent REORGs orphaned: an event derived from one of them (published before the projector
+   * learned of the reorg) may still arrive after the REORG, and is dropped.
+   */
+  readonly #orphaned = new Set<number>();
   #ws: WebSocketLike | null = null;
   #attempt = 0;
   #connectCount = 0;
@@ -330,6 +335,8 @@ export class GatewayClient {
   }
 
   #applySnapshot(snapshot: Snapshot): void {
+    // Sequences of another stream incarnation mean nothing in this one.
+    if (this.#cursor?.epoch !== snapshot.epoch) this.#orphaned.clear();
     this.#cursor = { sequenceId: snapshot.sequence, epoch: snapshot.epoch };
     this.#lastSeq = snapshot.sequence;
     this.#lastIndex = Number.POSITIVE_INFINITY;
@@ -383,14 +390,29 @@ export class GatewayClient {
     this.#lastIndex = index === count - 1 ? Number.POSITIVE_INFINITY : index;
     if (index === count - 1 && this.#cursor) this.#cursor.sequenceId = seq;
     if (frame.type === 'FEED_EVENT') {
+      if (frame.sourceSequenceId !== undefined && this.#orphaned.has(frame.sourceSequenceId)) return true;
       const feed = this.state.feed;
-      feed.push({ sequenceId: seq, event: frame.event });
+      feed.push(
+        frame.sourceSequenceId === undefined
+          ? { sequenceId: seq, event: frame.event }
+          : { sequenceId: seq, event: frame.event, sourceSequenceId: frame.sourceSequenceId },
+      );
       const max = this.options.feedSize ?? 100;
       if (feed.length > max) feed.splice(0, feed.length - max);
       this.#emit('feed', frame.event, { sequenceId: seq, index, count, replayed });
     } else {
       const orphaned = new Set(frame.orphanedSequenceIds);
-      this.state.feed = this.state.feed.filter((item) => !orphaned.has(item.sequenceId));
+      for (const s of orphaned) this.#orphaned.add(s);
+      // Insertion order: the oldest go first. Derived events follow their source within moments.
+      for (const s of this.#orphaned) {
+        if (this.#orphaned.size <= 10_000) break;
+        this.#orphaned.delete(s);
+      }
+      this.state.feed = this.state.feed.filter(
+        (item) =>
+          !orphaned.has(item.sequenceId) &&
+          (item.sourceSequenceId === undefined || !orphaned.has(item.sourceSequenceId)),
+      );
       this.#emit('reorg', frame.orphanedSequenceIds, seq);
     }
     return true;

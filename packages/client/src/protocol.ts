@@ -71,6 +71,11 @@ export const FeedEventFrame = z.object({
   /** How many frames its stream message yields. */
   count: z.number().int().positive(),
   event: FeedEvent,
+  /**
+   * For an event derived from another stream message (SURVIVED comes from a finalized scan): that message's
+   * sequence. A REORG that orphans it orphans this event too.
+   */
+  sourceSequenceId: Sequence.optional(),
 });
 export type FeedEventFrame = z.infer<typeof FeedEventFrame>;
 
@@ -78,7 +83,10 @@ export const ReorgFrame = z.object({
   type: z.literal('REORG'),
   /** The reorg notice's own sequence: it is the only frame of that sequence. */
   sequenceId: Sequence,
-  /** Sequences whose events the chain dropped; the canonical events follow in the feed. */
+  /**
+   * Sequences whose events the chain dropped, with the events derived from them (`sourceSequenceId`); the
+   * canonical events follow in the feed.
+   */
   orphanedSequenceIds: z.array(Sequence),
 });
 export type ReorgFrame = z.infer<typeof ReorgFrame>;
@@ -128,7 +136,12 @@ export const ReplayFrame = z.object({
 });
 export type ReplayFrame = z.infer<typeof ReplayFrame>;
 
-export const SnapshotFeedItem = z.object({ sequenceId: Sequence, event: FeedEvent });
+export const SnapshotFeedItem = z.object({
+  sequenceId: Sequence,
+  event: FeedEvent,
+  /** As in FEED_EVENT: the message a derived event comes from. */
+  sourceSequenceId: Sequence.optional(),
+});
 export type SnapshotFeedItem = z.infer<typeof SnapshotFeedItem>;
 
 /** Read from the projector's tables in one transaction; `sequence` is what they reflect. */

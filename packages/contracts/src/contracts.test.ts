@@ -1,11 +1,10 @@
-import { type Anvil, startAnvil } from '@ghostnet/test';
+import { type Anvil, sendContractCall, startAnvil } from '@ghostnet/test';
 import {
   type Address,
   BaseError,
   ContractFunctionRevertedError,
   createPublicClient,
   createTestClient,
-  createWalletClient,
   decodeEventLog,
   encodeAbiParameters,
   type Hex,
@@ -58,29 +57,18 @@ afterAll(async () => {
   await anvil?.stop();
 });
 
-async function send(
+function send(
   account: LocalAccount,
   contract: 'GhostCore' | 'TraceScan',
   functionName: string,
   args: readonly unknown[] = [],
 ): Promise<TransactionReceipt> {
-  const address = deployment.addresses[contract];
-  const client = publicClient();
-  const { request } = await client.simulateContract({
-    account,
-    address,
+  return sendContractCall(anvil.rpcUrl, account, {
+    address: deployment.addresses[contract],
     abi: contract === 'GhostCore' ? ghostCoreAbi : traceScanAbi,
     functionName,
     args,
-  } as never);
-  const hash = await createWalletClient({
-    account,
-    chain: foundry,
-    transport: http(anvil.rpcUrl),
-  }).writeContract(request as never);
-  const receipt = await client.waitForTransactionReceipt({ hash });
-  expect(receipt.status).toBe('success');
-  return receipt;
+  });
 }
 
 /** The custom error a call reverts with (from simulating it), or undefined when it would succeed. */

@@ -54,4 +54,24 @@ describe('createDatabasePool', () => {
       await pool.end();
     }
   });
+
+  it('resets a session when its connection goes back, unless told that nothing outlives a transaction', async () => {
+    const setting = z.object({ name: z.string() });
+    for (const [options, expected] of [
+      [{}, ''],
+      [{ resetSessionOnRelease: false }, 'left-set'],
+    ] as const) {
+      const pool = await createDatabasePool(db.url, { ...options, maximumPoolSize: 1 });
+      try {
+        // A session-level setting (not SET LOCAL): only DISCARD ALL on release takes it away.
+        await pool.query(sql.unsafe`SELECT set_config('application_name', 'left-set', false)`);
+        const after = await pool.oneFirst(
+          sql.type(setting)`SELECT current_setting('application_name') AS name`,
+        );
+        expect(after).toBe(expected);
+      } finally {
+        await pool.end();
+      }
+    }
+  });
 });

@@ -1,2 +1,3 @@
+export * from './errors.ts';
 export * from './migrate.ts';
 export * from './pool.ts';

@@ -59,6 +59,12 @@ const typeParsers = [
 export interface PoolOptions {
   maximumPoolSize?: number;
   statementTimeoutMs?: number;
+  /**
+   * Send DISCARD ALL when a connection goes back to the pool (slonik's default, kept when not given). False for
+   * pools whose work only sets transaction-local state (SET LOCAL, set_config(..., true)): the reset is then a
+   * round trip per transaction for nothing, and it also throws away the session's cached plans.
+   */
+  resetSessionOnRelease?: boolean;
 }
 
 export async function createDatabasePool(
@@ -73,5 +79,6 @@ export async function createDatabasePool(
     statementTimeout: options.statementTimeoutMs ?? 30_000,
     idleInTransactionSessionTimeout: 60_000,
     connectionTimeout: 5_000,
+    ...(options.resetSessionOnRelease === false ? { resetConnection: async () => {} } : {}),
   });
 }

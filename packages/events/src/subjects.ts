@@ -26,6 +26,8 @@ export function createSubjects(chainId: number, prefix = DEFAULT_SUBJECT_PREFIX)
           return `${root}.control.reorg`;
         case 'app':
           return `${root}.app.${message.name}`;
+        case 'derived':
+          return `${root}.derived.${message.name}`;
       }
     },
   };

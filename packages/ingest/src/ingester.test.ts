@@ -113,6 +113,38 @@ describe('ingester', () => {
     });
     expect(ingester.stats()).toMatchObject({ state: 'live', lagBlocks: 0 });
   });
+
+  it('messages of the API and the projector between its appends cost a resync, not a conflict', async () => {
+    await chain.burstBlock(2, 10, 0);
+    const stream = await createTestStream({ chainId: anvil.chainId });
+    cleanups.push(() => stream.destroy());
+    const ingester = await ingest(stream);
+    await expectStreamEqualsChain(stream);
+    for (let i = 0; i < 4; i++) {
+      const id = `${anvil.chainId}:app:interleaved-${i}-${Date.now()}`;
+      const crewEvent = {
+        v: 1,
+        kind: 'app',
+        id,
+        chainId: anvil.chainId,
+        name: 'CrewEvent',
+        occurredAt: Date.now(),
+        observedAt: Date.now(),
+        args: {
+          crewId: 'c1',
+          crewName: 'Ghosts',
+          eventType: 'JOINED',
+          address: `0x${'0c'.repeat(20)}`,
+          message: 'm',
+        },
+      };
+      await stream.js.publish(stream.subjects.app('CrewEvent'), JSON.stringify(crewEvent), { msgID: id });
+      await chain.burst(5, 300 + i);
+      await expectStreamEqualsChain(stream);
+    }
+    expect(ingester.stats().conflicts).toBe(0);
+    expect(ingester.stats().interleaved).toBeGreaterThanOrEqual(4);
+  });
 });
 
 async function rpc(method: string, params: unknown[]) {

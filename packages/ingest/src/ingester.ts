@@ -66,7 +66,10 @@ export interface IngesterStats {
   eventsPerSecond: number;
   reorgs: number;
   rpcErrors: number;
+  /** Appends refused because another writer appended chain events or reorg notices (a second ingester). */
   conflicts: number;
+  /** Appends refused only because the API or the projector appended in between (resynced at once). */
+  interleaved: number;
   lastSequence: number;
   streamDrift: { field: string; expected: unknown; actual: unknown }[];
   /** The method log ranges go through; null until the first range query answered. */
@@ -168,10 +171,34 @@ export function createIngester(options: IngesterOptions): Ingester {
     reorgs: 0,
     rpcErrors: 0,
     conflicts: 0,
+    interleaved: 0,
     lastSequence: 0,
     streamDrift: [],
     logMethod: null,
     error: null,
+  };
+  /**
+   * True when every message after `after` (at most a few) is on an app or derived subject: nobody else writes
+   * chain events or reorg notices. Anything unreadable counts as another writer.
+   */
+  const onlyOthersAfter = async (after: number): Promise<boolean> => {
+    try {
+      const last = (await appender_jsm.streams.info(options.streamName)).state.last_seq;
+      if (last <= after || last - after > 20) return false;
+      for (let seq = after + 1; seq <= last; seq++) {
+        const m = await appender_jsm.streams.getMessage(options.streamName, { seq });
+        if (!m) return false;
+        if (
+          !m.subject.startsWith(`${subjects.root}.app.`) &&
+          !m.subject.startsWith(`${subjects.root}.derived.`)
+        ) {
+          return false;
+        }
+      }
+      return true;
+    } catch {
+      return false;
+    }
   };
   const rate = new RateMeter();
   let stopped = false;
@@ -363,6 +390,14 @@ export function createIngester(options: IngesterOptions): Ingester {
           continue;
         }
         if (error instanceof AppendConflict) {
+          // The API's outbox and the projector's derived events share the stream: each one between two of our
+          // appends breaks the append's expected last message. That needs a resync, not a back-off.
+          if (await onlyOthersAfter(appender.lastSequence)) {
+            stats.interleaved++;
+            logger.debug('app or derived messages appended between ours: resyncing');
+            needResync = true;
+            continue;
+          }
           stats.conflicts++;
           logger.warn({ reason: error.message }, 'stream changed under us: resyncing from the stream');
           needResync = true;

@@ -14,7 +14,7 @@ import { createDatabasePool, migrate } from '@ghostnet/db';
 import { createLogger } from '@ghostnet/logger';
 import { createTestDatabase, createTestStream } from '@ghostnet/test';
 import { ALL_PROJECTIONS } from '../src/projections/index.ts';
-import { ProjectionRunner } from '../src/runtime/runner.ts';
+import { ProjectionRunner, RUNNER_POOL_OPTIONS } from '../src/runtime/runner.ts';
 import { percentile } from '../src/runtime/stats.ts';
 import { publishAll, SyntheticGame } from '../src/testing/synthetic.ts';
 
@@ -35,7 +35,7 @@ async function main() {
   const db = await createTestDatabase();
   await migrate(db.url);
   const stream = await createTestStream();
-  const pool = await createDatabasePool(db.url, { maximumPoolSize: 12 });
+  const pool = await createDatabasePool(db.url, { ...RUNNER_POOL_OPTIONS, maximumPoolSize: 12 });
   const logger = createLogger({ name: 'bench-project', level: process.env.LOG_LEVEL ?? 'warn' });
   const game = new SyntheticGame({ seed: 2024, players: 2_000, capacity: 400, resetEvery: RESET_EVERY });
   try {

@@ -1,14 +1,16 @@
 import { deployGhostnet, ghostCoreAbi } from '@ghostnet/contracts';
 import { sql } from '@ghostnet/db';
-import { BOOST_TYPES } from '@ghostnet/events';
+import { BOOST_TYPES, ChainEnvelope } from '@ghostnet/events';
 import { createIngester } from '@ghostnet/ingest';
 import { runSimulation, type SimulationSummary } from '@ghostnet/sim';
 import { type Anvil, createTestStream, startAnvil, type TestStream } from '@ghostnet/test';
 import { type Address, createPublicClient, http } from 'viem';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { SurvivorsPublisher } from './derive/survivors.ts';
 import { readLevelStats, readNetworkState, readPosition } from './read/index.ts';
 import { createHarness, type Harness } from './testing/harness.ts';
+import { derivedMessages } from './testing/survivors.ts';
 
 /**
  * The acceptance check against the contracts: a simulator run on anvil, ingested into a stream, projected;
@@ -219,5 +221,67 @@ describe('projected tables against the contracts after a simulator run', () => {
       });
       expect(networkState!.systemResetTimestamp).toBe(Number(reset.deadline) * 1000);
     }
+  });
+
+  it('every finalized scan: derived survivors match the chain count, and each streak getPosition at that block', async () => {
+    const publisher = new SurvivorsPublisher({
+      pool: h.pool,
+      databaseUrl: h.db.url,
+      js: stream.js,
+      jsm: stream.jsm,
+      streamName: stream.name,
+      chainId: stream.chainId,
+      subjectPrefix: stream.prefix,
+      logger: h.logger,
+      pollMs: 50,
+    });
+    const finalized = (
+      await h.pool.anyFirst(sql.type(z.object({ payload: z.unknown() }))`
+        SELECT payload FROM live.events WHERE name = 'ScanFinalized' ORDER BY sequence`)
+    ).map((p) => ChainEnvelope.parse(p));
+    const withSurvivors = finalized.filter(
+      (f) => f.name === 'ScanFinalized' && f.enrichment.survivors !== '0',
+    );
+    expect(withSurvivors.length).toBeGreaterThan(5);
+    publisher.start();
+    try {
+      const deadline = Date.now() + 60_000;
+      while ((await derivedMessages(stream)).length < withSurvivors.length) {
+        if (Date.now() > deadline)
+          throw new Error(`survivors not published: ${JSON.stringify(publisher.stats())}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await publisher.stop();
+    }
+    const derived = await derivedMessages(stream);
+    expect(derived.map((d) => d.message.source.id)).toEqual(withSurvivors.map((f) => f.id));
+    let compared = 0;
+    for (const [i, { message }] of derived.entries()) {
+      const source = withSurvivors[i]!;
+      if (source.name !== 'ScanFinalized') throw new Error('not a ScanFinalized');
+      // SurvivorsUpdated: the contract's own count of positions alive at the level after the scan.
+      expect(message.args.survivors.length, source.id).toBe(Number(source.enrichment.survivors));
+      expect(message.args.level).toBe(source.args.level);
+      for (const survivor of message.args.survivors) {
+        const onChain = await client.readContract({
+          address: ghostCore,
+          abi: ghostCoreAbi,
+          functionName: 'getPosition',
+          args: [survivor.address as Address],
+          blockNumber: BigInt(source.block.number),
+        });
+        // At the end of the block: compare only positions that entered before it and are still there
+        // (later transactions of the block may extract one, or end it and open another).
+        const same =
+          onChain.alive &&
+          LEVELS[Number(onChain.level)] === source.args.level &&
+          Number(onChain.entryTimestamp) * 1000 < source.block.timestamp;
+        if (!same) continue;
+        expect(survivor.streak, `${survivor.address} at ${source.id}`).toBe(Number(onChain.ghostStreak));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(20);
   });
 });

@@ -1,4 +1,5 @@
 export * from './cli/index.ts';
+export * from './derive/survivors.ts';
 export * from './projections/index.ts';
 export * from './read/index.ts';
 export * from './runtime/index.ts';

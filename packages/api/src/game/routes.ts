@@ -7,7 +7,20 @@ const AsOf = z.number().int().nonnegative().describe('Stream sequence the projec
 
 /** A feed event with the stream sequence of the message it comes from (the WebSocket cursor). */
 const SequencedFeedEvent = z
-  .intersection(FeedEvent, z.object({ sequenceId: z.number().int().positive() }))
+  .intersection(
+    FeedEvent,
+    z.object({
+      sequenceId: z.number().int().positive(),
+      sourceSequenceId: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe(
+          'For a derived event (SURVIVED): the message it comes from; a REORG naming it drops this event',
+        ),
+    }),
+  )
   .meta({ id: 'SequencedFeedEvent' });
 
 /** The frontend's game state, read from the projections; each answer says which sequence it reflects. */
@@ -54,21 +67,44 @@ export function gameRoutes(app: ZodApp, ctx: ApiContext): void {
           'Recent feed events, newest first, each with its stream sequence: a client resumes its WebSocket with ' +
           'RECONNECT{lastSequenceId: asOfSequenceId}',
         querystring: z.object({
-          limit: z.coerce.number().int().min(1).max(200).default(50).describe('Stream messages to read'),
+          limit: z.coerce
+            .number()
+            .int()
+            .min(1)
+            .max(200)
+            .default(50)
+            .describe(
+              'Stream messages to read; at most 500 events in all (whole messages, the newest one cut when larger)',
+            ),
           before: z.coerce.number().int().positive().optional().describe('Only messages below this sequence'),
         }),
         response: {
-          200: z.object({ events: z.array(SequencedFeedEvent), asOfSequenceId: AsOf }),
+          200: z.object({
+            events: z.array(SequencedFeedEvent),
+            cut: z
+              .object({
+                sequenceId: z.number().int().positive(),
+                shown: z.number().int().positive(),
+                total: z.number().int().positive(),
+              })
+              .nullable()
+              .describe(
+                "The newest message had more events than a page holds (a big scan's survivors): only the first " +
+                  '`shown` of its `total` are in `events`, and paging on with `before` goes past it. Null when ' +
+                  'every message of the page is whole',
+              ),
+            asOfSequenceId: AsOf,
+          }),
           ...errors(400, 429),
         },
       },
     },
     async (request) => {
       const { limit, before } = request.query;
-      const { events, asOfSequenceId } = await ctx.read.recentFeed(
+      const { events, cut, asOfSequenceId } = await ctx.read.recentFeed(
         before === undefined ? { limit } : { limit, beforeSequence: before },
       );
-      return { events, asOfSequenceId };
+      return { events, cut, asOfSequenceId };
     },
   );
 }

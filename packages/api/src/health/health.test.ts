@@ -60,7 +60,7 @@ describe('health, with NATS and Postgres of the test’s own', () => {
     expect((await call(api.url, 'GET', '/metrics')).status).toBe(404);
   });
 
-  it('is ready only while both Postgres and NATS answer; live all along', async () => {
+  it('is ready only while both Postgres and NATS answer; live all along; reads answer 503 without Postgres', async () => {
     expect((await ready()).body).toEqual({ status: 'ready', checks: { postgres: true, nats: true } });
 
     await nats.process.kill();
@@ -77,9 +77,25 @@ describe('health, with NATS and Postgres of the test’s own', () => {
     const pgDown = await until('not ready without Postgres', 503);
     expect(pgDown.body.error.details).toEqual({ postgres: false, nats: true });
     expect((await call(api.url, 'GET', '/health/live')).status).toBe(200);
-    const failing = await call(api.url, 'GET', '/crews');
-    expect(failing.status).toBe(500);
-    expect(failing.body).toEqual({ error: { code: 'INTERNAL', message: 'internal error', details: null } });
+    // A read while the database is down: try again later, not an internal error.
+    for (const path of ['/crews', `/users/0x${'ab'.repeat(20)}`, '/leaderboard?type=pnl&period=weekly']) {
+      const failing = await call(api.url, 'GET', path);
+      expect(failing.status, path).toBe(503);
+      expect(failing.headers.get('retry-after')).toBe('2');
+      expect(failing.body).toEqual({
+        error: {
+          code: 'UNAVAILABLE',
+          message: 'the service is unavailable; try again shortly',
+          details: null,
+        },
+      });
+    }
+    // One log line for the three (at most one per 10 s), not a stack per request.
+    const lines = api.process
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('database unavailable'));
+    expect(lines).toHaveLength(1);
     await pg.start();
     await until('ready again with Postgres back', 200);
     expect((await call(api.url, 'GET', '/crews')).status).toBe(200);

@@ -1,6 +1,8 @@
+import { isDatabaseUnavailable } from '@ghostnet/db';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { QueueFullError } from '../read/batcher.ts';
 
 /** The one error shape every endpoint answers with. Never a stack trace, never a secret. */
 export const ErrorBody = z
@@ -41,10 +43,15 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 /**
- * Maps every error to `{error:{code,message,details}}`. Input problems are 4xx with what was wrong; anything
- * unexpected is logged with its stack and answered with a bare 500.
+ * Maps every error to `{error:{code,message,details}}`. Input problems are 4xx with what was wrong. A database
+ * that cannot be reached, or reads piling up behind a stalled one, are a 503 with Retry-After: the client should
+ * try again, and an outage logs one warning per 10 s, not a stack per request. Anything else unexpected is
+ * logged with its stack and answered with a bare 500.
  */
 export function installErrorHandling(app: FastifyInstance): void {
+  let unavailableLoggedAt = 0;
+  /** 503s for an unavailable database since the last line that said so. */
+  let unavailableAnswers = 0;
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ApiError) {
       return reply.code(error.statusCode).send(errorBody(error.code, error.message, error.details));
@@ -69,6 +76,22 @@ export function installErrorHandling(app: FastifyInstance): void {
         (error.code && FASTIFY_CODES[error.code]) ?? (status === 400 ? 'BAD_REQUEST' : 'REQUEST_REJECTED');
       // Fastify's own client-error messages describe the request, not our internals.
       return reply.code(status).send(errorBody(code, error.message));
+    }
+    if (error instanceof QueueFullError) {
+      reply.header('retry-after', 1);
+      return reply.code(503).send(errorBody('OVERLOADED', 'too many reads waiting; try again shortly'));
+    }
+    if (isDatabaseUnavailable(error)) {
+      // One line per 10 s, with how many 503s it stands for: an outage must not flood the log.
+      unavailableAnswers++;
+      const now = Date.now();
+      if (now - unavailableLoggedAt >= 10_000) {
+        request.log.warn({ err: error, answers: unavailableAnswers }, 'database unavailable: answering 503');
+        unavailableLoggedAt = now;
+        unavailableAnswers = 0;
+      }
+      reply.header('retry-after', 2);
+      return reply.code(503).send(errorBody('UNAVAILABLE', 'the service is unavailable; try again shortly'));
     }
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send(errorBody('INTERNAL', 'internal error'));

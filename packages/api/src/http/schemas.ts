@@ -21,9 +21,15 @@ export const Pagination = {
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 };
 
-/** The error responses a route can give, for its schema (and so for the OpenAPI document). */
-export function errors(...codes: (400 | 401 | 403 | 404 | 409 | 429 | 503)[]) {
-  return Object.fromEntries(codes.map((code) => [code, ErrorBody])) as Record<number, typeof ErrorBody>;
+/**
+ * The error responses a route can give, for its schema (and so for the OpenAPI document). Every route may also
+ * answer 503 with Retry-After: the database not answering, reads piling up behind it, or the instance closing.
+ */
+export function errors(...codes: (400 | 401 | 403 | 404 | 409 | 429)[]) {
+  return Object.fromEntries([...codes, 503].map((code) => [code, ErrorBody])) as Record<
+    number,
+    typeof ErrorBody
+  >;
 }
 
 export const Ok = z.object({ success: z.literal(true) });

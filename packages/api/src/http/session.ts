@@ -38,26 +38,23 @@ function tokenOf(request: FastifyRequest): string | null {
 }
 
 /**
- * Reads the session of a request (the rate limit keys signed-in players by address), calling `done` when
- * known; synchronous for a request without a token. Only routes that need a session refuse a missing or bad
- * token, through `requireSession`.
+ * Reads the session of a request (the rate limit keys signed-in players by address): undefined when there was
+ * no token (known at once, no promise made), else a promise settled when it is known. Only routes that need a
+ * session refuse a missing or bad token, through `requireSession`.
  */
 export function readSession(keyring: JwtKeyring) {
-  return (request: FastifyRequest, done: () => void): void => {
+  return (request: FastifyRequest): Promise<void> | undefined => {
     const token = tokenOf(request);
-    if (token === null) {
-      done();
-      return;
-    }
-    verifySessionToken(keyring, token)
-      .then((claims) => {
+    if (token === null) return undefined;
+    return verifySessionToken(keyring, token).then(
+      (claims) => {
         request.session = { address: claims.sub, chainId: claims.chainId, token, claims };
-      })
-      .catch((error) => {
+      },
+      (error) => {
         request.sessionError =
           error instanceof TokenError ? error : new TokenError('TOKEN_INVALID', 'token verification failed');
-      })
-      .finally(done);
+      },
+    );
   };
 }
 

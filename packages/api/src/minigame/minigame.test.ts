@@ -24,12 +24,13 @@ import {
   type Anvil,
   createTestDatabase,
   createTestStream,
+  sendContractCall,
   startAnvil,
   type TestDatabase,
   type TestStream,
   waitFor,
 } from '@ghostnet/test';
-import { type Abi, createPublicClient, createWalletClient, http, type LocalAccount, toHex } from 'viem';
+import { type Abi, createPublicClient, http, type LocalAccount, toHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
 import { createSiweMessage } from 'viem/siwe';
@@ -62,21 +63,18 @@ let client: GatewayClient | undefined;
 let signedNotApplied: { valueBps: number; expiry: number; nonce: string; signature: string } | undefined;
 
 let publicClient: ReturnType<typeof createPublicClient>;
-async function send(
+const send = (
   account: LocalAccount,
   contract: 'GhostCore' | 'TraceScan',
   functionName: string,
   args: unknown[],
-) {
-  const wallet = createWalletClient({ account, chain: foundry, transport: http(anvil.rpcUrl) });
-  const hash = await wallet.writeContract({
+) =>
+  sendContractCall(anvil.rpcUrl, account, {
     address: deployment.addresses[contract],
-    abi: (contract === 'GhostCore' ? ghostCoreAbi : traceScanAbi) as Abi,
+    abi: contract === 'GhostCore' ? ghostCoreAbi : traceScanAbi,
     functionName,
     args,
-  } as never);
-  return publicClient.waitForTransactionReceipt({ hash });
-}
+  });
 /** The player submits a signed boost the API returned, as the frontend would. */
 const applyBoost = (
   player: LocalAccount,

@@ -114,7 +114,7 @@ export function minigameRoutes(deps: MinigameDeps) {
           summary: 'Submit a typing result; a valid one earns an EIP-712 boost GhostCore accepts',
           security: auth,
           body: ResultBody,
-          response: { 200: ResultResponse, ...errors(400, 401, 429, 503) },
+          response: { 200: ResultResponse, ...errors(400, 401, 429) },
         },
       },
       async (request) => {

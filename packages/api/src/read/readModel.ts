@@ -1,6 +1,7 @@
 import type { LevelStats, NetworkState, Position } from '@ghostnet/events';
 import type {
   CrewStats,
+  FeedPage,
   LeaderboardEntry,
   LeaderboardPeriod,
   LeaderboardType,
@@ -11,6 +12,7 @@ import type {
 
 export type {
   CrewStats,
+  FeedPage,
   LeaderboardEntry,
   LeaderboardPeriod,
   LeaderboardType,
@@ -66,10 +68,7 @@ export interface ReadModel {
   }): Promise<AsOfSeq & { entries: LeaderboardEntry[] }>;
   levelStats(): Promise<AsOfSeq & { levels: LevelStats[] }>;
   networkState(): Promise<AsOfSeq & { networkState: NetworkState | null }>;
-  recentFeed(page: {
-    limit: number;
-    beforeSequence?: number;
-  }): Promise<AsOfSeq & { events: SequencedFeedEvent[] }>;
+  recentFeed(page: { limit: number; beforeSequence?: number }): Promise<AsOfSeq & FeedPage>;
   /** Crew stats with global ranks; `crewIds` narrows, `limit` caps (≤ 1000). */
   crewStats(options: { crewIds?: string[]; limit: number }): Promise<AsOfSeq & { crews: CrewStats[] }>;
 }

@@ -128,6 +128,7 @@ describe('game reads served from the projections', () => {
 
     const feed = await call(api.url, 'GET', '/game/feed?limit=3');
     expect(feed.body.asOfSequenceId).toBe(last);
+    expect(feed.body.cut).toBeNull();
     // Emissions and boosts have no feed event: the newest page starts at the last extract.
     expect(feed.body.events.map((e: { type: string; sequenceId: number }) => [e.type, e.sequenceId])).toEqual(
       [
@@ -153,6 +154,12 @@ describe('game reads served from the projections', () => {
     }
     expect((await model.profile(alice)).position).not.toBeNull();
     expect((await model.profile(bob)).user?.totalExtracted).toBe(String(7n * E18));
+    // Reads that arrive together go out as one batched call (all but the first wait for it), and each gets
+    // its own player's answer.
+    const batched = createProjectionsReadModel(pool, { profilePatienceMs: 10_000 });
+    const players = [alice, bob, carol, `0x${'99'.repeat(20)}`, alice];
+    const together = await Promise.all(players.map((p) => batched.profile(p)));
+    expect(together).toEqual(await Promise.all(players.map((p) => model.profile(p))));
   });
 
   it('on a held lane the profile is a prepared statement, and one dropped under it still answers', async () => {
@@ -165,7 +172,7 @@ describe('game reads served from the projections', () => {
         const profile = await model.profile(alice);
         // Once the lane is open (the pool answers meanwhile), the read leaves its statement there.
         const names = await lanes.run(async (db) => (db === pool ? [] : db.anyFirst(prepared)));
-        return names.some((n) => n.startsWith('api_profile_')) ? profile : undefined;
+        return names.some((n) => n.startsWith('api_profiles_')) ? profile : undefined;
       });
       expect(onLane).toEqual(await createProjectionsReadModel(pool).profile(alice));
 
@@ -174,7 +181,7 @@ describe('game reads served from the projections', () => {
       expect(await model.profile(alice)).toEqual(onLane);
       expect(await model.profile(bob)).toEqual(await createProjectionsReadModel(pool).profile(bob));
       const again = await lanes.run((db) => db.anyFirst(prepared));
-      expect(again.some((n) => n.startsWith('api_profile_'))).toBe(true);
+      expect(again.some((n) => n.startsWith('api_profiles_'))).toBe(true);
     } finally {
       lanes.close();
     }

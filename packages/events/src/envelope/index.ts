@@ -2,16 +2,23 @@ import { z } from 'zod';
 import { AppEnvelope } from './app.ts';
 import { ChainEnvelope } from './chain.ts';
 import { ReorgNotice } from './control.ts';
+import { DerivedEnvelope } from './derived.ts';
 
 export * from './app.ts';
 export * from './chain.ts';
 export * from './control.ts';
+export * from './derived.ts';
 
 /** Anything a consumer can read from the stream. */
-export const StreamMessage = z.union([ChainEnvelope, ReorgNotice, AppEnvelope]);
+export const StreamMessage = z.union([ChainEnvelope, ReorgNotice, AppEnvelope, DerivedEnvelope]);
 export type StreamMessage = z.infer<typeof StreamMessage>;
 
-const byKind = { chain: ChainEnvelope, reorg: ReorgNotice, app: AppEnvelope } as const;
+const byKind = {
+  chain: ChainEnvelope,
+  reorg: ReorgNotice,
+  app: AppEnvelope,
+  derived: DerivedEnvelope,
+} as const;
 
 export class MalformedMessageError extends Error {
   override name = 'MalformedMessageError';

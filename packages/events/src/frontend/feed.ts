@@ -12,6 +12,14 @@ export const DEFAULT_FEED_OPTIONS: FeedOptions = { whaleThreshold: 1000n * 10n *
 const RESET_PENALTY_PERCENT = 25;
 
 /**
+ * What a message's feed events carry besides the message's own sequence: for a derived message, the sequence
+ * of the message it comes from (a REORG orphaning that one orphans these events too).
+ */
+export function feedSource(message: StreamMessage): { sourceSequenceId?: number } {
+  return message.kind === 'derived' ? { sourceSequenceId: message.source.sequence } : {};
+}
+
+/**
  * The frontend's feed events for one stream message. Pure and deterministic: every gateway instance and the
  * API's feed page derive the same ids from the same message. Messages with nothing to show yield [].
  */
@@ -20,6 +28,16 @@ export function toFeedEvents(
   options: FeedOptions = DEFAULT_FEED_OPTIONS,
 ): FeedEvent[] {
   if (message.kind === 'reorg') return [];
+  if (message.kind === 'derived') {
+    // One SURVIVED per survivor: the frontend shows its own and filters the rest as it likes.
+    const { level, survivors } = message.args;
+    return survivors.map(({ address, streak }) => ({
+      id: `${message.id}#${address}`,
+      type: 'SURVIVED' as const,
+      timestamp: message.occurredAt,
+      data: { address, level, streak },
+    }));
+  }
   if (message.kind === 'app') {
     const timestamp = message.occurredAt;
     const { id } = message;

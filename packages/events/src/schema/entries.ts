@@ -1,4 +1,10 @@
-import { AppEnvelope, ChainEnvelope, ReorgNotice, StreamMessage } from '../envelope/index.ts';
+import {
+  AppEnvelope,
+  ChainEnvelope,
+  DerivedEnvelope,
+  ReorgNotice,
+  StreamMessage,
+} from '../envelope/index.ts';
 import { FeedEvent, LevelStats, NetworkState, Position } from '../frontend/index.ts';
 import type { SchemaEntries } from './jsonSchema.ts';
 
@@ -8,6 +14,7 @@ export const eventSchemas: SchemaEntries = {
   'chain-envelope': ChainEnvelope,
   'reorg-notice': ReorgNotice,
   'app-envelope': AppEnvelope,
+  'derived-envelope': DerivedEnvelope,
   'feed-event': FeedEvent,
   position: Position,
   'level-stats': LevelStats,

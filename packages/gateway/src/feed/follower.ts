@@ -5,7 +5,7 @@ import {
   type StreamMessage,
 } from '@ghostnet/events';
 import type { Logger } from '@ghostnet/logger';
-import { epochOf, isNotFound, orderedConsumer } from '@ghostnet/stream';
+import { epochOf, holdsMessage, isNotFound, messageIdOf, orderedConsumer } from '@ghostnet/stream';
 import {
   type ConsumerMessages,
   DeliverPolicy,
@@ -64,9 +64,13 @@ export class StreamFollower {
   #readyWaiters: (() => void)[] = [];
   #catchUpTo = 0;
   #timer: NodeJS.Timeout | null = null;
-  #restarting: Promise<void> | null = null;
+  /** The epoch check in flight: checks never overlap, or two of them could both reset every client. */
+  #checking: Promise<void> | null = null;
+  #checkAgain = false;
   #suspect = false;
   #held: JsMsg[] = [];
+  /** Nats-Msg-Id of the message at `head`: tells a recreated stream from the same one reported differently. */
+  #headMessageId: string | null = null;
   readonly #root: string;
 
   constructor(readonly options: FollowerOptions) {
@@ -116,10 +120,27 @@ export class StreamFollower {
 
   /**
    * Compares the live stream's creation time with ours: a different one restarts from its start (and voids
-   * every cursor); the same one after our consumer vanished resumes from head + 1.
+   * every cursor); the same one after our consumer vanished resumes from head + 1. A call during a check
+   * resolves after one more check that starts once the current one is done, so it sees the stream as it is now.
    */
-  async checkEpoch(): Promise<void> {
-    if (this.#stopped || this.#restarting) return;
+  checkEpoch(): Promise<void> {
+    if (this.#checking) {
+      this.#checkAgain = true;
+      return this.#checking;
+    }
+    this.#checking = (async () => {
+      do {
+        this.#checkAgain = false;
+        await this.#checkEpochOnce();
+      } while (this.#checkAgain && !this.#stopped);
+    })().finally(() => {
+      this.#checking = null;
+    });
+    return this.#checking;
+  }
+
+  async #checkEpochOnce(): Promise<void> {
+    if (this.#stopped) return;
     let created: string;
     let lastSeq: number;
     try {
@@ -129,6 +150,17 @@ export class StreamFollower {
     } catch (error) {
       if (!isNotFound(error)) this.options.logger.warn({ err: error }, 'stream info failed');
       return;
+    }
+    if (
+      created !== this.epoch &&
+      (await holdsMessage(this.options.jsm, this.options.streamName, this.head, this.#headMessageId))
+    ) {
+      // NATS replicas that disagree on the stream's creation time: resetting every client would be for nothing.
+      this.options.logger.warn(
+        { from: this.epoch, to: created, head: this.head },
+        "the stream's creation time changed but it holds our head message: same stream, going on",
+      );
+      this.epoch = created;
     }
     if (created === this.epoch) {
       this.#suspect = false;
@@ -169,18 +201,15 @@ export class StreamFollower {
   }
 
   async #restart(run: () => Promise<void>): Promise<void> {
-    this.#restarting = (async () => {
+    try {
       await this.#messages?.close().catch(() => {});
       this.#messages = null;
       this.#held = [];
       this.#suspect = false;
       await run();
-    })()
-      .catch((error) => this.options.logger.error({ err: error }, 'follower restart failed; retrying'))
-      .finally(() => {
-        this.#restarting = null;
-      });
-    await this.#restarting;
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'follower restart failed; retrying');
+    }
   }
 
   /** `onEpoch` runs before the first message of the new epoch can be handed over. */
@@ -197,6 +226,7 @@ export class StreamFollower {
     // Start far enough back to fill the window, so a resume right after start is answered from memory.
     const startSeq = Math.max(firstSeq, lastSeq - this.options.windowSize + 1);
     this.head = startSeq - 1;
+    this.#headMessageId = null;
     this.window.reset(startSeq - 1);
     this.#catchUpTo = lastSeq;
     this.ready = false;
@@ -272,6 +302,7 @@ export class StreamFollower {
     }
     this.window.push(seq, frames);
     this.head = seq;
+    this.#headMessageId = messageIdOf(m);
     this.options.onMessage({ seq, message, frames });
     if (!this.ready && seq >= this.#catchUpTo) this.#markReady();
     if (this.#waiters.length > 0) {

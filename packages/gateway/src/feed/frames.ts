@@ -1,4 +1,10 @@
-import { DEFAULT_FEED_OPTIONS, type FeedOptions, type StreamMessage, toFeedEvents } from '@ghostnet/events';
+import {
+  DEFAULT_FEED_OPTIONS,
+  type FeedOptions,
+  feedSource,
+  type StreamMessage,
+  toFeedEvents,
+} from '@ghostnet/events';
 
 /**
  * The frames one stream message yields on the feed, serialized once: every socket of every instance receives
@@ -15,8 +21,9 @@ export function framesOf(
   }
   const events = toFeedEvents(message, options);
   const count = events.length;
+  const source = feedSource(message);
   return events.map((event, index) =>
-    JSON.stringify({ type: 'FEED_EVENT', sequenceId, index, count, event }),
+    JSON.stringify({ type: 'FEED_EVENT', sequenceId, index, count, event, ...source }),
   );
 }
 

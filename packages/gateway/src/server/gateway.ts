@@ -126,6 +126,9 @@ const REPLAY_WAIT_MS = 5_000;
 const SNAPSHOT_ATTEMPTS = 10;
 const READ_TIMEOUT_MS = 2_000;
 
+/** A socket's allowance for live bursts, in multiples of maxBufferedBytes. */
+const BURST_ALLOWANCE = 4;
+
 export interface GatewayStats {
   instanceId: string;
   ready: boolean;
@@ -144,6 +147,8 @@ export interface GatewayStats {
   lastNotice: string;
   /** The follower's consumer stood still behind the stream and was replaced. */
   followerStalls: number;
+  /** The most unsent bytes any live socket holds now. */
+  maxBufferedBytes: number;
 }
 
 /**
@@ -363,6 +368,7 @@ export class Gateway {
       consumerNotices: this.#follower?.suspectNotices ?? 0,
       lastNotice: this.#follower?.lastNotice ?? '',
       followerStalls: this.#follower?.stalls ?? 0,
+      maxBufferedBytes: this.#maxBuffered(),
       ...this.#stats,
     };
   }
@@ -393,6 +399,23 @@ export class Gateway {
 
   #onStreamMessage({ seq, message, frames }: FollowedMessage): void {
     const app = this.#app!;
+    let bytes = 0;
+    for (const frame of frames) bytes += frame.length;
+    // One message that alone fills much of a socket's buffer (a scan's survivors: an event per survivor, up to
+    // 5,000) is a burst every socket gets at once, not a sign that one is slow: a socket keeping up (within
+    // the limit now) gets room for it until it has drained, as after a large REPLAY. Never more than
+    // BURST_ALLOWANCE limits in all, so a socket that stopped reading is still closed, its memory bounded.
+    const limit = this.limits.maxBufferedBytes;
+    if (bytes > limit / 4) {
+      for (const conn of this.#live) {
+        if (conn.ws!.getBufferedAmount() <= limit) {
+          conn.allowance = Math.max(
+            conn.allowance,
+            Math.min(conn.allowance + bytes, BURST_ALLOWANCE * limit),
+          );
+        }
+      }
+    }
     for (const frame of frames) app.publish(FEED_TOPIC, frame);
     this.#stats.published += frames.length;
     this.#publishedSinceSweep += frames.length;
@@ -733,6 +756,12 @@ export class Gateway {
         conn.allowance = 0;
       }
     }
+  }
+
+  #maxBuffered(): number {
+    let max = 0;
+    for (const conn of this.#live) max = Math.max(max, conn.ws?.getBufferedAmount() ?? 0);
+    return max;
   }
 
   #anyAllowance(): boolean {

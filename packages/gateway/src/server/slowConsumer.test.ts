@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { CloseCode, type ServerFrame } from '@ghostnet/client/protocol';
 import { createTestStream, type TestStream } from '@ghostnet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addressOf, append, crewEvent } from '../test/envelopes.ts';
+import { addressOf, append, crewEvent, scanSurvivors } from '../test/envelopes.ts';
 import { expectedFrames, RawClient, startTestGateway, tokenFor } from '../test/harness.ts';
 
 const feedKeys = (frames: readonly ServerFrame[]) =>
@@ -103,4 +103,52 @@ describe('slow consumer', () => {
     // Head-of-line blocking behind the stuck socket would show as seconds; the bound leaves room for a busy machine.
     expect(summary.during, JSON.stringify(summary)).toBeLessThan(Math.max(250, 3 * summary.before));
   }, 60_000);
+
+  it("a scan's survivors, bursts beyond the buffer limit, keep a socket that was keeping up; a stuck one is still closed", async () => {
+    const client = await live(0x777);
+    const socket = (client.ws as unknown as { _socket: Socket })._socket;
+    const limit = gw.gateway.limits.maxBufferedBytes;
+    const before = gw.gateway.stats().slowConsumers;
+    // Scans of 800 survivors: ~190 KB of frames each at once, over a quarter of the 256 KB limit.
+    const survivors = Array.from({ length: 800 }, (_, i) => addressOf(0x10000 + i));
+    let n = 0;
+    const burst = async () => {
+      const seq = await append(stream.js, stream.subjects, scanSurvivors(stream.chainId, ++n, survivors));
+      while (gw.gateway.stats().head < seq) await new Promise((r) => setTimeout(r, 5));
+      return seq;
+    };
+    socket.pause();
+    // Until the gateway's own buffer for this socket passes the limit (the kernel's buffers fill first).
+    const seqs: number[] = [];
+    while (gw.gateway.stats().maxBufferedBytes <= limit && n < 400) seqs.push(await burst());
+    expect(gw.gateway.stats().maxBufferedBytes).toBeGreaterThan(limit);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(gw.gateway.stats().slowConsumers).toBe(before);
+    socket.resume();
+    for (const seq of seqs) await waitForFrames(client, seq, survivors.length);
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+
+    // A socket that stopped reading gets no more than the bounded allowance: it is closed.
+    socket.pause();
+    let peak = 0;
+    while (gw.gateway.stats().slowConsumers === before && n < 800) {
+      await burst();
+      peak = Math.max(peak, gw.gateway.stats().maxBufferedBytes);
+      // One burst per sweep (every 100 ms), so that the peak shows the allowance, not the sweep's period.
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(gw.gateway.stats().slowConsumers).toBe(before + 1);
+    // Its unsent bytes stayed within the limit, the bounded allowance (4 limits) and one burst.
+    expect(peak).toBeLessThanOrEqual(5 * limit + 200 * 1024);
+    socket.resume();
+    expect((await client.closed).code).toBe(CloseCode.SLOW_CONSUMER);
+  }, 60_000);
 });
+
+async function waitForFrames(client: RawClient, seq: number, count: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (client.frames.filter((f) => f.type === 'FEED_EVENT' && f.sequenceId === seq).length < count) {
+    if (Date.now() > deadline) throw new Error('the burst did not arrive');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -47,9 +47,10 @@ export function projectionSnapshots(
         position: read.position,
         // The read API gives newest first with the sequence merged in; the protocol sends oldest first.
         recentFeed: read.recentFeed
-          .map(({ sequenceId, ...event }) => ({
+          .map(({ sequenceId, sourceSequenceId, ...event }) => ({
             sequenceId,
             event: event as Snapshot['recentFeed'][number]['event'],
+            ...(sourceSequenceId === undefined ? {} : { sourceSequenceId }),
           }))
           .reverse(),
       };

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import type {
-  AppEnvelope,
-  ChainEnvelope,
-  LevelName,
-  ReorgNotice,
-  StreamMessage,
-  Subjects,
+import {
+  type AppEnvelope,
+  type ChainEnvelope,
+  type DerivedEnvelope,
+  derivedId,
+  type LevelName,
+  type ReorgNotice,
+  type StreamMessage,
+  type Subjects,
 } from '@ghostnet/events';
 import type { JetStreamClient } from '@nats-io/jetstream';
 
@@ -98,6 +100,25 @@ export function crewEvent(chainId: number, n: number, message = `m${n}`): AppEnv
   };
 }
 
+/** One SURVIVED feed event per survivor (the projector derives these from a finalized scan). */
+export function scanSurvivors(chainId: number, sequence: number, survivors: string[]): DerivedEnvelope {
+  const source = chainBase(chainId, Date.now());
+  return {
+    v: 1,
+    kind: 'derived',
+    name: 'ScanSurvivors',
+    id: derivedId('ScanSurvivors', source.id),
+    chainId,
+    source: { id: source.id, sequence },
+    occurredAt: source.block.timestamp,
+    args: {
+      level: 'SUBNET',
+      scanId: '1',
+      survivors: survivors.map((address, i) => ({ address, streak: i + 1 })),
+    },
+  };
+}
+
 export function reorgNotice(chainId: number, orphanedSequences: number[]): ReorgNotice {
   return {
     v: 1,
@@ -111,7 +132,7 @@ export function reorgNotice(chainId: number, orphanedSequences: number[]): Reorg
   };
 }
 
-/** A mix that exercises 0, 1, 2 and n frames per message: the cursor rules' edge cases. */
+/** A mix that exercises 0, 1, 2 and n frames per message, of every kind: the cursor rules' edge cases. */
 export function mixedMessage(chainId: number, i: number): StreamMessage {
   switch (i % 7) {
     case 0:
@@ -122,6 +143,8 @@ export function mixedMessage(chainId: number, i: number): StreamMessage {
       return deathsSubmitted(chainId, [addressOf(200 + i), addressOf(300 + i), addressOf(400 + i)]);
     case 3:
       return crewEvent(chainId, i);
+    case 4:
+      return scanSurvivors(chainId, i, [addressOf(500 + i), addressOf(600 + i)]);
     default:
       return jackedIn(chainId, addressOf(100 + (i % 13)));
   }

@@ -1,23 +1,25 @@
 import { sql } from '@ghostnet/db';
-import { AppEnvelope, CHAIN_EVENT_NAMES, toFeedEvents } from '@ghostnet/events';
+import { AppEnvelope, CHAIN_EVENT_NAMES, DerivedEnvelope, toFeedEvents } from '@ghostnet/events';
 import type { ProjectedMessage, Projection } from '../runtime/types.ts';
 import { playersOf } from './common.ts';
 
 const APP_EVENT_NAMES = AppEnvelope.options.map((o) => o.shape.name.value);
+const DERIVED_EVENT_NAMES = DerivedEnvelope.options.map((o) => o.shape.name.value);
 
 function levelOf(message: ProjectedMessage['message']): string | null {
+  if (message.kind === 'derived') return message.args.level;
   if (message.kind !== 'chain') return null;
   const args = message.args as { level?: string; sourceLevel?: string };
   return args.level ?? args.sourceLevel ?? null;
 }
 
-/** `feed`: every chain and app event, as appended, for history pages and the recent feed. */
+/** `feed`: every chain, app and derived event, as appended, for history pages and the recent feed. */
 export const feedProjection: Projection = {
   name: 'feed',
-  codeVersion: 1,
-  ddl: 'projection_ddl_feed_v1',
+  codeVersion: 2,
+  ddl: 'projection_ddl_feed_v2',
   appendOnly: { events: 'sequence' },
-  accepts: new Set<string>([...CHAIN_EVENT_NAMES, ...APP_EVENT_NAMES]),
+  accepts: new Set<string>([...CHAIN_EVENT_NAMES, ...APP_EVENT_NAMES, ...DERIVED_EVENT_NAMES]),
   async apply(tx, messages) {
     const rows = messages.map(({ sequence, message }) => {
       const players = playersOf(message);
@@ -33,7 +35,7 @@ export const feedProjection: Projection = {
         chain ? chain.logIndex : null,
         players.length === 1 ? players[0]! : null,
         levelOf(message),
-        chain ? chain.block.timestamp : message.kind === 'app' ? message.occurredAt : 0,
+        message.kind === 'chain' ? message.block.timestamp : message.occurredAt,
         toFeedEvents(message).length > 0,
         JSON.stringify(message),
       ];

@@ -854,8 +854,8 @@ class GameBatch {
 
 export const gameProjection: Projection = {
   name: 'game',
-  codeVersion: 2,
-  ddl: 'projection_ddl_game_v2',
+  codeVersion: 3,
+  ddl: 'projection_ddl_game_v3',
   appendOnly: { position_history: 'sequence' },
   accepts: new Set([
     'JackedIn',

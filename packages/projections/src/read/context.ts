@@ -15,13 +15,14 @@ export interface AsOf {
 export interface ReadContext {
   tx: DatabaseTransactionConnection;
   /** Active generation of each projection read, or undefined when it does not exist yet. */
-  active: Map<ProjectionName, { schema: string; sequence: number; epoch: string }>;
+  active: Map<ProjectionName, { schema: string; version: number; sequence: number; epoch: string }>;
   /** `schema.table` of a projection's active generation. */
   table(projection: ProjectionName, table: string): IdentifierSqlToken;
 }
 
 const ActiveRow = z.object({
   projection: z.string(),
+  version: z.number(),
   schema_name: z.string(),
   last_sequence: z.number(),
   stream_epoch: z.string(),
@@ -42,14 +43,14 @@ export async function readConsistent<T>(
       return await pool.transaction(async (tx) => {
         await tx.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
         const rows = await tx.any(sql.type(ActiveRow)`
-          SELECT v.projection, v.schema_name, c.last_sequence, c.stream_epoch
+          SELECT v.projection, v.version, v.schema_name, c.last_sequence, c.stream_epoch
           FROM projection_versions v
           JOIN projection_checkpoints c ON c.projection = v.projection AND c.version = v.version
           WHERE v.status = 'active' AND v.projection = ANY(${sql.array([...projections], 'text')})`);
         const active = new Map(
           rows.map((r) => [
             r.projection as ProjectionName,
-            { schema: r.schema_name, sequence: r.last_sequence, epoch: r.stream_epoch },
+            { schema: r.schema_name, version: r.version, sequence: r.last_sequence, epoch: r.stream_epoch },
           ]),
         );
         return read({

@@ -53,11 +53,13 @@ export async function readSnapshot(pool: DatabasePool, options: SnapshotOptions 
         networkState: await networkStateIn(ctx, options),
         levels: await levelsIn(ctx),
         position: address ? await positionIn(ctx, address) : null,
-        recentFeed: await feedIn(ctx, {
-          limit: options.feedLimit ?? 50,
-          upToSequence: sequence,
-          feed: options.feed,
-        }),
+        recentFeed: (
+          await feedIn(ctx, {
+            limit: options.feedLimit ?? 50,
+            upToSequence: sequence,
+            feed: options.feed,
+          })
+        ).events,
       };
     });
     if (snapshot) return snapshot;

@@ -7,8 +7,8 @@ import {
 
 /** What a subject says a message is: the part of the subject after `<prefix>.<chainId>.`. */
 export interface SubjectKind {
-  section: 'chain' | 'app' | 'control' | 'other';
-  /** Event name: `JackedIn`, `CrewEvent`, `reorg`. */
+  section: 'chain' | 'app' | 'derived' | 'control' | 'other';
+  /** Event name: `JackedIn`, `CrewEvent`, `ScanSurvivors`, `reorg`. */
   name: string;
 }
 
@@ -19,6 +19,7 @@ export function subjectKind(subject: string, root: string): SubjectKind {
   const name = rest[rest.length - 1] ?? '';
   if (section === 'chain' && rest.length === 3) return { section, name };
   if (section === 'app' && rest.length === 2) return { section, name };
+  if (section === 'derived' && rest.length === 2) return { section, name };
   if (section === 'control' && rest.length === 2) return { section, name };
   return { section: 'other', name };
 }

@@ -241,7 +241,8 @@ export async function resetGenerationIn(
       DELETE FROM projection_orphans WHERE projection = ${projection.name} AND version = ${version}`);
   }
   await tx.query(sql.unsafe`
-    UPDATE projection_checkpoints SET last_sequence = 0, stream_epoch = ${epoch}, updated_at = now()
+    UPDATE projection_checkpoints
+    SET last_sequence = 0, last_message_id = NULL, stream_epoch = ${epoch}, updated_at = now()
     WHERE projection = ${projection.name} AND version = ${version}`);
 }
 

@@ -45,24 +45,27 @@ export class BatchReader {
     wake?.();
   }
 
-  #wait(ms?: number): Promise<void> {
+  #wait(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
+      const timer = setTimeout(resolve, ms);
       this.#wake = () => {
-        if (timer) clearTimeout(timer);
+        clearTimeout(timer);
         resolve();
       };
     });
   }
 
-  /** Null when the consumer ended (stopped, or the error is rethrown). */
-  async next(max: number, waitMs: number): Promise<JsMsg[] | null> {
+  /** Null when the consumer ended (stopped, or the error is rethrown); empty when nothing came for `idleMs`. */
+  async next(max: number, waitMs: number, idleMs: number): Promise<JsMsg[] | null> {
+    const idleUntil = Date.now() + idleMs;
     while (this.#buffer.length === 0) {
       if (this.#done) {
         if (this.#error) throw this.#error;
         return null;
       }
-      await this.#wait();
+      const left = idleUntil - Date.now();
+      if (left <= 0) return [];
+      await this.#wait(left);
     }
     if (this.#buffer.length < max && waitMs > 0) {
       const deadline = Date.now() + waitMs;

@@ -100,6 +100,50 @@ describe('projection runner', () => {
   });
 });
 
+describe('the stream epoch', () => {
+  it("a changed creation time with the checkpoint's message still there goes on; another message there rebuilds", async () => {
+    h = await createHarness();
+    const harness = h;
+    const game = new SyntheticGame({ secondsPerTx: 30, seed: 41, players: 60 });
+    const seqs = await harness.publish(game.take(600));
+    const last = seqs.at(-1)!;
+    const first = harness.runner();
+    await first.start();
+    await first.waitFor(last, 60_000);
+    await first.stop();
+    const before = await dumpAll(harness.pool);
+    const Row = z.object({ stream_epoch: z.string(), last_message_id: z.string().nullable() });
+    const rows = () =>
+      harness.pool.any(sql.type(Row)`SELECT stream_epoch, last_message_id FROM projection_checkpoints`);
+    const epoch = (await harness.stream.jsm.streams.info(harness.stream.name)).created;
+    expect((await rows()).every((r) => r.stream_epoch === epoch && r.last_message_id !== null)).toBe(true);
+
+    // NATS reports another creation time for the same stream (replicas that disagree on it).
+    await harness.pool.query(
+      sql.unsafe`UPDATE projection_checkpoints SET stream_epoch = '2000-01-01T00:00:00Z'`,
+    );
+    const second = harness.runner();
+    await second.start();
+    await waitFor(async () => (await rows()).every((r) => r.stream_epoch === epoch), 30_000);
+    await second.waitFor(last, 30_000);
+    // Nothing applied again: the tables are those of before, not a rebuild's.
+    expect(second.stats().workers.map((w) => w.appliedEvents)).toEqual([0, 0, 0, 0, 0]);
+    expect(await dumpAll(harness.pool)).toEqual(before);
+    await second.stop();
+
+    // Another message at the checkpoint's sequence: a recreated stream, rebuilt from sequence 1.
+    await harness.pool.query(sql.unsafe`
+      UPDATE projection_checkpoints SET stream_epoch = '2000-01-01T00:00:00Z', last_message_id = 'another'`);
+    const third = harness.runner();
+    await third.start();
+    await waitFor(async () => (await rows()).every((r) => r.stream_epoch === epoch), 30_000);
+    await third.waitFor(last, 60_000);
+    expect(third.stats().workers.every((w) => w.appliedEvents > 0)).toBe(true);
+    expect(await dumpAll(harness.pool)).toEqual(before);
+    await third.stop();
+  }, 180_000);
+});
+
 describe('poison messages', () => {
   it('a malformed message stops the projections that read it, naming its sequence; the others go on', async () => {
     h = await createHarness();
@@ -138,13 +182,35 @@ describe('poison messages', () => {
       )`SELECT failed_sequence AS s FROM projection_versions WHERE failed_sequence IS NOT NULL`,
     );
     expect(failed).toEqual([bad.seq, bad.seq, bad.seq, bad.seq]);
+    // A failed generation retired (a rebuild by fixed code took over) is reported no more.
+    await h.pool.query(sql.unsafe`
+      UPDATE projection_versions SET status = 'retired', retired_at = now() WHERE projection = 'crews'`);
+    // A tick already under way may have read the generations before the update: wait for one that did not.
+    await waitFor(
+      () => !runner.stats().workers.some((w) => w.projection === 'crews' && w.version === 1),
+      20_000,
+      () => runner.stats(),
+    );
+    expect(
+      runner
+        .stats()
+        .workers.filter((w) => w.failure)
+        .map((w) => w.projection),
+    ).toEqual(expect.arrayContaining(['feed', 'game', 'leaderboards']));
     // Never skipped: a restarted runner stays stopped at the same place.
     await runner.stop();
     const again = h.runner();
     await again.start();
     await new Promise((r) => setTimeout(r, 500));
     expect((await checkpoints(h.pool)).game).toBe(bad.seq - 1);
-    expect(again.stats().workers.map((w) => w.projection)).toEqual(['scans']);
+    // Only scans runs of the generations above. (crews v2, made to replace the retired one with the same code,
+    // runs until it stops at the same message, or is already recorded as stopped there and not started.)
+    expect(
+      again
+        .stats()
+        .workers.map((w) => `${w.projection}:${w.version}`)
+        .filter((k) => k !== 'crews:2'),
+    ).toEqual(['scans:1']);
   });
 
   it('a well-formed event a projection cannot apply stops that projection at its sequence', async () => {
@@ -172,7 +238,10 @@ describe('poison messages', () => {
       expect(w.failure?.reason).toMatch(/StakeAdded for 0x5{40}, who has no live position/);
       expect(w.lastSequence).toBe(orphanStake! - 1);
     }
-    await runner.waitFor(seqs[seqs.length - 1]!, 30_000);
+    await expect(runner.waitFor(seqs[seqs.length - 1]!, 30_000)).rejects.toThrow(
+      new RegExp(`projection (game|leaderboards) v1 stopped at sequence ${orphanStake}: .*no live position`),
+    );
+    await runner.waitFor(seqs[seqs.length - 1]!, 30_000, { ignoreFailed: true });
   });
 });
 
@@ -289,7 +358,9 @@ describe('generations', () => {
     expect(await dumpSchema(h.pool, 'game_v2')).toEqual(before);
     out.length = 0;
     await runProjectionsCommand(['list'], ctx);
-    expect(out.join('\n')).toMatch(/game\s+v2\s+v1 retired, v2 active/);
+    expect(out.join('\n')).toMatch(
+      new RegExp(`game\\s+v${gameProjection.codeVersion}\\s+v1 retired, v2 active`),
+    );
     const more = await h.publish(game.take(300));
     await runner.waitFor(more[more.length - 1]!, 30_000);
     const { asOfSequenceId } = await readLevelStats(h.pool);

@@ -5,8 +5,15 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { DecodeCache } from './decode.ts';
 import { consumerName, dropRetired, ensureGenerations } from './generations.ts';
 import { LeaseManager } from './lease.ts';
-import type { Projection } from './types.ts';
+import { PoisonMessageError, type Projection } from './types.ts';
 import { type BatchInfo, GenerationWorker, type WorkerStats } from './worker.ts';
+
+/**
+ * Options for the pool a runner is given. Its transactions set only transaction-local state (set_config(...,
+ * true)): slonik's DISCARD ALL after each one would be a seventh round trip per batch, and it would drop the
+ * plans Postgres caches for the undo triggers and the projections' functions.
+ */
+export const RUNNER_POOL_OPTIONS = { resetSessionOnRelease: false } as const;
 
 export interface RunnerOptions {
   pool: DatabasePool;
@@ -30,6 +37,8 @@ export interface RunnerOptions {
   undoRetain?: number;
   /** Pass over the orphans of reorg notices ahead of a generation's checkpoint (default true; see the worker). */
   preloadReorgNotices?: boolean;
+  /** A consumer that delivers nothing this long is checked against the stream (default 5 s; see the worker). */
+  stallCheckMs?: number;
   /** Retired generations are dropped this long after the switch (default 60 s). */
   retiredGraceMs?: number;
   onBatch?: (info: BatchInfo) => void;
@@ -110,10 +119,12 @@ export class ProjectionRunner {
     }
     const epoch = (await jsm.streams.info(this.options.streamName)).created;
     const wanted = new Set<string>();
+    const present = new Set<string>();
     for (const projection of this.#projections.values()) {
       const generations = await ensureGenerations(this.options.pool, projection, epoch);
       for (const g of generations) {
         const key = `${g.projection}:${g.version}`;
+        if (g.status !== 'retired') present.add(key);
         if (g.status === 'retired' || g.codeVersion !== projection.codeVersion || g.failedSequence !== null)
           continue;
         wanted.add(key);
@@ -138,6 +149,9 @@ export class ProjectionRunner {
     }
     for (const key of this.#standby)
       if (!wanted.has(key) || this.#workers.has(key)) this.#standby.delete(key);
+    // A failed generation since retired (rebuilt by fixed code) or dropped is no failure any more: its
+    // ghostnet_projection_failed would otherwise stay at 1 until the process restarts.
+    for (const key of this.#failed.keys()) if (!present.has(key)) this.#failed.delete(key);
     if (Date.now() - this.#lastDrop > 10_000) {
       this.#lastDrop = Date.now();
       const dropped = await dropRetired(this.options.pool, this.options.retiredGraceMs ?? 60_000);
@@ -164,6 +178,7 @@ export class ProjectionRunner {
       undoWindow: this.options.undoWindow ?? 10_000,
       undoRetain: this.options.undoRetain ?? 100_000,
       preloadReorgNotices: this.options.preloadReorgNotices ?? true,
+      stallCheckMs: this.options.stallCheckMs,
       leaseValid: () =>
         !this.#stopping && this.#lease.holds(key) && this.#lease.sessionEpoch === sessionEpoch,
       leaseFence: { pid: this.#lease.sessionPid!, key },
@@ -203,10 +218,26 @@ export class ProjectionRunner {
     };
   }
 
-  /** Resolves when every wanted generation run here has applied `sequence` (tests, benchmarks). */
-  async waitFor(sequence: number, timeoutMs = 30_000): Promise<void> {
+  /**
+   * Resolves when every wanted generation run here has applied `sequence` (tests, benchmarks). A generation
+   * stopped on a poison message before it is a PoisonMessageError, not a silent pass, unless `ignoreFailed`
+   * (a test showing that the others go on).
+   */
+  async waitFor(
+    sequence: number,
+    timeoutMs = 30_000,
+    options: { ignoreFailed?: boolean } = {},
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (!options.ignoreFailed) {
+        for (const w of this.#failed.values()) {
+          const failure = w.failure;
+          if (failure && failure.sequence <= sequence) {
+            throw new PoisonMessageError(w.projection.name, w.version, failure.sequence, failure.reason);
+          }
+        }
+      }
       const workers = [...this.#workers.values()];
       if (workers.length > 0 && workers.every((w) => w.checkpoint >= sequence)) return;
       if (Date.now() > deadline) {

@@ -1,6 +1,7 @@
-import { type DatabasePool, sql } from '@ghostnet/db';
+import { type DatabasePool, errorChain, isDatabaseUnavailable, sql } from '@ghostnet/db';
 import { ReorgNotice } from '@ghostnet/events';
 import type { Logger } from '@ghostnet/logger';
+import { holdsMessage, messageIdOf } from '@ghostnet/stream';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -24,6 +25,7 @@ import {
   schemaOf,
 } from './generations.ts';
 import { leaseLockRow } from './lease.ts';
+import { reorgNoticesAfter } from './notices.ts';
 import { BatchReader } from './reader.ts';
 import { LatencyWindow } from './stats.ts';
 import { PoisonMessageError, type ProjectedMessage, type Projection } from './types.ts';
@@ -69,6 +71,12 @@ export interface WorkerOptions {
    * not apply beside the standby that took over). Absent only in tests of the worker alone.
    */
   leaseFence?: { pid: number; key: string };
+  /**
+   * How long the consumer may deliver nothing before the worker checks whether the stream is ahead of its
+   * checkpoint (default 5 s). Ahead at two checks in a row, with nothing delivered between, the consumer
+   * stands still and is opened again from the checkpoint.
+   */
+  stallCheckMs?: number;
   /** Called when the fence failed, before the worker stops. */
   onLeaseLost?: () => void;
   onBatch?: (info: BatchInfo) => void;
@@ -97,6 +105,8 @@ export interface WorkerStats {
   /** Reorg notices that took back applied events: with the undo log, or by emptying the generation. */
   /** undone: with the undo log; rebuilt: from sequence 1; preloaded: notices whose orphans were skipped ahead. */
   reorgs: { undone: number; rebuilt: number; preloaded: number };
+  /** Times the consumer stood still behind the stream and was opened again. */
+  stalls: number;
 }
 
 interface Item {
@@ -126,6 +136,9 @@ export class GenerationWorker {
   readonly #lagMs = new LatencyWindow(20_000);
   #lastActivationTry = 0;
   readonly #reorgs = { undone: 0, rebuilt: 0, preloaded: 0 };
+  #stalls = 0;
+  /** The checkpoint at the last idle check that found the stream ahead; -1 when the last check did not. */
+  #behindAt = -1;
   readonly #log: Logger;
 
   constructor(
@@ -175,6 +188,7 @@ export class GenerationWorker {
       lagMs: this.#lagMs.percentiles(),
       failure: this.failure,
       reorgs: { ...this.#reorgs },
+      stalls: this.#stalls,
     };
   }
 
@@ -213,11 +227,20 @@ export class GenerationWorker {
     try {
       for (;;) {
         if (this.#stopping || !this.options.leaseValid()) return 'ok';
-        const batch = await reader.next(this.options.batchSize, this.options.batchWaitMs);
+        const batch = await reader.next(
+          this.options.batchSize,
+          this.options.batchWaitMs,
+          this.options.stallCheckMs ?? 5_000,
+        );
         if (!batch) {
           if (this.#stopping) return 'ok';
           throw new Error('the consumer ended');
         }
+        if (batch.length === 0) {
+          if (await this.#standsStill()) return 'ok';
+          continue;
+        }
+        this.#behindAt = -1;
         const outcome = await this.#process(batch);
         if (outcome !== 'ok') return outcome === 'rewind' ? 'ok' : outcome;
       }
@@ -227,19 +250,63 @@ export class GenerationWorker {
     }
   }
 
+  /**
+   * Nothing delivered for a while: true when the stream was ahead of the checkpoint at this check and at the
+   * one before, with nothing delivered between, so that the session ends and the consumer is opened again.
+   * Seen on a 3-node cluster when the node holding the consumer died: the client library did not notice, and
+   * the projection stood still for a minute and more while the stream went on.
+   */
+  async #standsStill(): Promise<boolean> {
+    const info = await this.options.jsm.streams.info(this.options.streamName).catch(() => null);
+    if (!info || info.state.last_seq <= this.checkpoint) {
+      this.#behindAt = -1;
+      return false;
+    }
+    if (this.#behindAt !== this.checkpoint) {
+      this.#behindAt = this.checkpoint;
+      return false;
+    }
+    this.#behindAt = -1;
+    this.#stalls++;
+    this.#log.warn(
+      { checkpoint: this.checkpoint, streamLastSeq: info.state.last_seq },
+      'consumer stands still behind the stream; opening it again from the checkpoint',
+    );
+    return true;
+  }
+
   /** Reads the checkpoint, resets the generation when the stream was recreated, loads the orphan set. */
   async #prepare(): Promise<'ok' | 'gone'> {
     const { pool, jsm, streamName } = this.options;
     const epoch = (await jsm.streams.info(streamName)).created;
     const name = this.projection.name;
     const row = await pool.maybeOne(sql.type(
-      z.object({ last_sequence: z.number(), stream_epoch: z.string(), status: z.string() }),
+      z.object({
+        last_sequence: z.number(),
+        last_message_id: z.string().nullable(),
+        stream_epoch: z.string(),
+        status: z.string(),
+      }),
     )`
-      SELECT c.last_sequence, c.stream_epoch, v.status FROM projection_checkpoints c
+      SELECT c.last_sequence, c.last_message_id, c.stream_epoch, v.status FROM projection_checkpoints c
       JOIN projection_versions v ON v.projection = c.projection AND v.version = c.version
       WHERE c.projection = ${name} AND c.version = ${this.version}`);
     if (!row || row.status === 'retired') return 'gone';
     this.status = row.status as GenerationStatus;
+    if (
+      row.stream_epoch !== epoch &&
+      (await holdsMessage(jsm, streamName, row.last_sequence, row.last_message_id))
+    ) {
+      // A rebuild would empty the live tables and replay everything for nothing.
+      this.#log.warn(
+        { was: row.stream_epoch, now: epoch, sequence: row.last_sequence },
+        "the stream's creation time changed but it holds the checkpoint's message: same stream, going on",
+      );
+      await pool.query(sql.unsafe`
+        UPDATE projection_checkpoints SET stream_epoch = ${epoch}
+        WHERE projection = ${name} AND version = ${this.version} AND stream_epoch = ${row.stream_epoch}`);
+      row.stream_epoch = epoch;
+    }
     if (row.stream_epoch !== epoch) {
       this.#log.warn(
         { was: row.stream_epoch, now: epoch },
@@ -270,9 +337,7 @@ export class GenerationWorker {
     const subject = `${decode.root}.control.reorg`;
     const orphans: number[] = [];
     const notices: number[] = [];
-    for (let seq = this.checkpoint + 1; ; ) {
-      const m = await jsm.direct.getMessage(streamName, { seq, next_by_subj: subject });
-      if (!m) break;
+    for await (const m of reorgNoticesAfter(jsm, streamName, subject, this.checkpoint)) {
       let notice: ReorgNotice;
       try {
         notice = ReorgNotice.parse(decode.decode(m.seq, m.subject, m.data));
@@ -285,7 +350,6 @@ export class GenerationWorker {
           notices.push(m.seq);
         }
       }
-      seq = m.seq + 1;
     }
     if (orphans.length === 0) return;
     const name = this.projection.name;
@@ -363,7 +427,8 @@ export class GenerationWorker {
         continue;
       }
       const kind = subjectKind(m.subject, decode.root);
-      if ((kind.section !== 'chain' && kind.section !== 'app') || !this.projection.accepts.has(kind.name)) {
+      const event = kind.section === 'chain' || kind.section === 'app' || kind.section === 'derived';
+      if (!event || !this.projection.accepts.has(kind.name)) {
         items.push({ m });
         continue;
       }
@@ -428,10 +493,7 @@ export class GenerationWorker {
             set_config('search_path', ${`${schemaOf(name, this.version)}, public`}, true),
             set_config('ghostnet.undo',
               CASE WHEN ${capture} THEN ${`${name}|${this.version}|`} || (c.last_sequence + 1) ELSE '' END, true)`;
-    const fence = this.options.leaseFence;
-    const holdsLease = fence
-      ? sql.fragment`EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = ${fence.pid} AND ${leaseLockRow(fence.key)})`
-      : sql.fragment`true`;
+    const holdsLease = this.#holdsLease();
     const cp = await tx.maybeOne(sql.type(CheckpointRow)`
       SELECT c.last_sequence, v.status, ${holdsLease} AS holds_lease,
         set_config('synchronous_commit', 'off', true) ${batch}
@@ -439,9 +501,59 @@ export class GenerationWorker {
       JOIN projection_versions v ON v.projection = c.projection AND v.version = c.version
       WHERE c.projection = ${name} AND c.version = ${this.version}
       FOR UPDATE OF c`);
-    if (cp && !cp.holds_lease)
-      throw new LeaseLost(`lease session (pid ${fence!.pid}) no longer holds ${fence!.key}`);
+    if (cp && !cp.holds_lease) throw this.#leaseLost();
     return cp;
+  }
+
+  /** Whether this process's lease session holds the generation's lock, as Postgres sees it (the fence). */
+  #holdsLease() {
+    const fence = this.options.leaseFence;
+    return fence
+      ? sql.fragment`EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = ${fence.pid} AND ${leaseLockRow(fence.key)})`
+      : sql.fragment`true`;
+  }
+
+  #leaseLost(): LeaseLost {
+    const fence = this.options.leaseFence!;
+    return new LeaseLost(`lease session (pid ${fence.pid}) no longer holds ${fence.key}`);
+  }
+
+  /**
+   * Moves the checkpoint from `from` to the end of `slice`, when it is still at `from` and the generation not
+   * retired, in one statement that also does what #lockCheckpoint does for a batch (the row lock, the fence,
+   * the transaction's settings) and what the checkpoint write after the batch does (the undo batch, the commit
+   * notice: both take effect only if the transaction commits). False, with nothing changed, otherwise.
+   */
+  async #advanceCheckpoint(
+    tx: DatabaseTransactionConnection,
+    capture: boolean,
+    from: number,
+    slice: Item[],
+  ): Promise<boolean> {
+    const name = this.projection.name;
+    const first = slice[0]!.m.seq;
+    const lastSeq = slice[slice.length - 1]!.m.seq;
+    const holdsLease = this.#holdsLease();
+    const row = await tx.maybeOne(sql.type(z.object({ holds_lease: z.boolean() }))`
+      WITH advanced AS (
+        UPDATE projection_checkpoints c
+        SET last_sequence = ${lastSeq}, last_message_id = ${messageIdOf(slice[slice.length - 1]!.m)}, updated_at = now()
+        FROM projection_versions v
+        WHERE c.projection = ${name} AND c.version = ${this.version} AND c.last_sequence = ${from}
+          AND v.projection = c.projection AND v.version = c.version AND v.status <> 'retired'
+        RETURNING c.projection
+      ), captured AS (
+        INSERT INTO projection_undo_batches (projection, version, first_seq, last_seq)
+        SELECT ${name}, ${this.version}, ${first}, ${lastSeq} FROM advanced WHERE ${capture}
+      )
+      SELECT ${holdsLease} AS holds_lease,
+        set_config('synchronous_commit', 'off', true),
+        set_config('search_path', ${`${schemaOf(name, this.version)}, public`}, true),
+        set_config('ghostnet.undo', ${capture ? `${name}|${this.version}|${from + 1}` : ''}, true),
+        pg_notify(${CHECKPOINT_CHANNEL}, ${`${name}:${this.version}:${lastSeq}`})
+      FROM advanced`);
+    if (row && !row.holds_lease) throw this.#leaseLost();
+    return row !== null;
   }
 
   async #commit(items: Item[]): Promise<Outcome> {
@@ -451,14 +563,21 @@ export class GenerationWorker {
     const last = items[items.length - 1]!.m;
     const capture = last.info.pending < this.options.undoWindow;
     const result = await pool.transaction(async (tx) => {
-      const cp = await this.#lockCheckpoint(tx, capture);
-      if (!cp || cp.status === 'retired') return { kind: 'gone' as const };
-      const start = items.findIndex((it) => it.m.seq > cp.last_sequence);
-      if (start < 0) return { kind: 'skip' as const, checkpoint: cp.last_sequence };
-      // Apply only what directly follows the checkpoint: a gap means another holder's consumer took messages.
-      let end = start;
-      while (end < items.length && items[end]!.m.seq === cp.last_sequence + 1 + (end - start)) end++;
-      if (end === start) return { kind: 'gap' as const, checkpoint: cp.last_sequence };
+      // Nearly every batch directly follows the checkpoint this worker committed last: lock and advance the
+      // checkpoint in one statement. When it has moved (another holder, a rewind), lock it, then look.
+      let run = followingRun(items, this.checkpoint);
+      const advanced =
+        typeof run === 'object' &&
+        (await this.#advanceCheckpoint(tx, capture, this.checkpoint, items.slice(...run)));
+      if (!advanced) {
+        const cp = await this.#lockCheckpoint(tx, capture);
+        if (!cp || cp.status === 'retired') return { kind: 'gone' as const };
+        run = followingRun(items, cp.last_sequence);
+        // Nothing after the checkpoint, or a gap after it (another holder's consumer took messages).
+        if (run === 'none') return { kind: 'skip' as const, checkpoint: cp.last_sequence };
+        if (run === 'gap') return { kind: 'gap' as const, checkpoint: cp.last_sequence };
+      }
+      const [start, end] = run as [number, number];
       const slice = items.slice(start, end);
       const first = slice[0]!.m.seq;
       const lastSeq = slice[slice.length - 1]!.m.seq;
@@ -474,14 +593,17 @@ export class GenerationWorker {
         }
       }
       if (toApply.length > 0) await this.projection.apply(tx, toApply);
-      await tx.query(sql.unsafe`
-        WITH captured AS (
-          INSERT INTO projection_undo_batches (projection, version, first_seq, last_seq)
-          SELECT ${name}, ${this.version}, ${first}, ${lastSeq} WHERE ${capture}
-        )
-        UPDATE projection_checkpoints SET last_sequence = ${lastSeq}, updated_at = now()
-        WHERE projection = ${name} AND version = ${this.version}
-        RETURNING pg_notify(${CHECKPOINT_CHANNEL}, ${`${name}:${this.version}:${lastSeq}`})`);
+      if (!advanced) {
+        await tx.query(sql.unsafe`
+          WITH captured AS (
+            INSERT INTO projection_undo_batches (projection, version, first_seq, last_seq)
+            SELECT ${name}, ${this.version}, ${first}, ${lastSeq} WHERE ${capture}
+          )
+          UPDATE projection_checkpoints
+          SET last_sequence = ${lastSeq}, last_message_id = ${messageIdOf(slice[slice.length - 1]!.m)}, updated_at = now()
+          WHERE projection = ${name} AND version = ${this.version}
+          RETURNING pg_notify(${CHECKPOINT_CHANNEL}, ${`${name}:${this.version}:${lastSeq}`})`);
+      }
       return {
         kind: end < items.length ? ('partial' as const) : ('ok' as const),
         checkpoint: lastSeq,
@@ -574,7 +696,8 @@ export class GenerationWorker {
             VALUES (${name}, ${this.version}, ${m.seq}, ${m.seq})`);
         }
         await tx.query(sql.unsafe`
-          UPDATE projection_checkpoints SET last_sequence = ${m.seq}, updated_at = now()
+          UPDATE projection_checkpoints
+          SET last_sequence = ${m.seq}, last_message_id = ${messageIdOf(m)}, updated_at = now()
           WHERE projection = ${name} AND version = ${this.version}`);
         return { kind: 'ok' as const, inserted, checkpoint: m.seq };
       }
@@ -605,7 +728,7 @@ export class GenerationWorker {
         checkpoint = 0;
       }
       await tx.query(sql.unsafe`
-        UPDATE projection_checkpoints SET last_sequence = ${checkpoint}, updated_at = now()
+        UPDATE projection_checkpoints SET last_sequence = ${checkpoint}, last_message_id = NULL, updated_at = now()
         WHERE projection = ${name} AND version = ${this.version}`);
       return { kind: 'rewound' as const, inserted, checkpoint, undone: covered, from };
     });
@@ -666,39 +789,36 @@ export class GenerationWorker {
   }
 }
 
+/**
+ * The items that directly follow `checkpoint`, as [start, end) indexes: 'none' when every item is at or below
+ * it, 'gap' when the first one above it does not follow it.
+ */
+function followingRun(items: Item[], checkpoint: number): [number, number] | 'none' | 'gap' {
+  const start = items.findIndex((it) => it.m.seq > checkpoint);
+  if (start < 0) return 'none';
+  let end = start;
+  while (end < items.length && items[end]!.m.seq === checkpoint + 1 + (end - start)) end++;
+  return end === start ? 'gap' : [start, end];
+}
+
 function isReorg(subject: string, root: string): boolean {
   return subject === `${root}.control.reorg`;
 }
 
-/** Errors that say nothing about the message: retry the batch rather than call it poison. */
 function isLeaseLost(error: unknown): boolean {
-  let e = error as { name?: string; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 5; depth++, e = e.cause as typeof e)
-    if (e.name === 'LeaseLost') return true;
+  for (const e of errorChain(error)) if (e.name === 'LeaseLost') return true;
   return false;
 }
 
+/** Errors that say nothing about the message: retry the batch rather than call it poison. */
 export function isTransient(error: unknown): boolean {
-  let e = error as { code?: unknown; name?: string; message?: string; cause?: unknown } | undefined;
-  for (let depth = 0; e && depth < 5; depth++) {
-    const code = typeof e.code === 'string' ? e.code : '';
-    if (/^(08|40|53|57|58)/.test(code)) return true;
-    if (
-      // LeaseLost is no verdict on the messages either: it goes up to the loop, which stops the worker.
-      /^(ConnectionError|BackendTerminatedError|StatementTimeoutError|UnexpectedStateError|LeaseLost)$/.test(
-        e.name ?? '',
-      )
-    ) {
-      return true;
-    }
-    if (
-      /Connection terminated|ECONNREFUSED|ECONNRESET|timeout exceeded|Client has encountered a connection error/i.test(
-        e.message ?? '',
-      )
-    ) {
-      return true;
-    }
-    e = e.cause as typeof e;
+  if (isDatabaseUnavailable(error)) return true;
+  for (const e of errorChain(error)) {
+    // Serialization failures and deadlocks (class 40), the server's resource and operator classes (53, 57:
+    // a statement timeout or cancel among them) and system errors (58) say nothing about the message either.
+    if (typeof e.code === 'string' && /^(40|53|57|58)/.test(e.code)) return true;
+    // LeaseLost is no verdict on the messages: it goes up to the loop, which stops the worker.
+    if (/^(StatementTimeoutError|UnexpectedStateError|LeaseLost)$/.test(e.name ?? '')) return true;
   }
   return false;
 }

@@ -5,7 +5,7 @@ import { createTestDatabase, createTestStream, type TestDatabase, type TestStrea
 import { z } from 'zod';
 import { ALL_PROJECTIONS } from '../projections/index.ts';
 import { listGenerations } from '../runtime/generations.ts';
-import { ProjectionRunner, type RunnerOptions } from '../runtime/runner.ts';
+import { ProjectionRunner, RUNNER_POOL_OPTIONS, type RunnerOptions } from '../runtime/runner.ts';
 import { publishAll } from './synthetic.ts';
 
 export interface Harness {
@@ -26,7 +26,7 @@ export async function createHarness(
   const db = await createTestDatabase();
   await migrate(db.url);
   const stream = options.stream ?? (await createTestStream());
-  const pool = await createDatabasePool(db.url, { maximumPoolSize: 12 });
+  const pool = await createDatabasePool(db.url, { ...RUNNER_POOL_OPTIONS, maximumPoolSize: 12 });
   const logger = createLogger({ name: 'projector-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const runners: ProjectionRunner[] = [];
   return {

@@ -1,2 +1,3 @@
 export * from './harness.ts';
+export * from './survivors.ts';
 export * from './synthetic.ts';
