@@ -74,4 +74,34 @@ describe('createDatabasePool', () => {
       }
     }
   });
+
+  it('prepares a statement that repeats (and only that), once per connection, under a name its text gives', async () => {
+    await expect(createDatabasePool(db.url, { prepareStatements: true })).rejects.toThrow(
+      /resetSessionOnRelease/,
+    );
+    const pool = await createDatabasePool(db.url, {
+      resetSessionOnRelease: false,
+      prepareStatements: true,
+      maximumPoolSize: 1,
+    });
+    const prepared = () =>
+      pool.anyFirst(sql.type(z.object({ statement: z.string() }))`
+        SELECT statement FROM pg_prepared_statements WHERE name LIKE 'gn_%' ORDER BY statement`);
+    const n = z.object({ n: z.number() });
+    try {
+      const repeated = (i: number) => pool.oneFirst(sql.type(n)`SELECT ${i}::int AS n`);
+      expect(await repeated(1)).toBe(1);
+      expect(await prepared()).toEqual([]);
+      for (let i = 2; i <= 10; i++) expect(await repeated(i)).toBe(i);
+      // A text that differs each time (an identifier in it) is never prepared.
+      for (let i = 0; i < 5; i++) {
+        await pool.query(sql.unsafe`SELECT ${i}::int AS ${sql.identifier([`c${i}`])}`);
+      }
+      expect(await prepared()).toEqual(['SELECT $1::int AS n']);
+      // It still answers for the values of each run, inside a transaction as outside.
+      expect(await pool.transaction((tx) => tx.oneFirst(sql.type(n)`SELECT ${42}::int AS n`))).toBe(42);
+    } finally {
+      await pool.end();
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Secret } from '@ghostnet/config';
 import {
   createPool,
@@ -65,6 +66,43 @@ export interface PoolOptions {
    * round trip per transaction for nothing, and it also throws away the session's cached plans.
    */
   resetSessionOnRelease?: boolean;
+  /**
+   * Run statements that repeat as named prepared statements (requires `resetSessionOnRelease: false`: DISCARD
+   * ALL would drop them under the driver's feet). For pools that send the same few statements thousands of
+   * times a second: Postgres then stops planning them anew each time, which was a quarter of the projector's
+   * statement time in Postgres under live load.
+   */
+  prepareStatements?: boolean;
+}
+
+/** Runs before a statement's text counts as repeating; below it, one-off statements are never prepared. */
+const PREPARE_AFTER = 3;
+/** Distinct texts remembered per pool: texts beyond it (unbounded variety) are simply not prepared. */
+const PREPARE_LIMIT = 2_000;
+
+/**
+ * Names each parameterized statement after a hash of its text once that text has run PREPARE_AFTER times:
+ * the driver then prepares it once per connection and Postgres may reuse its plan. Same text, same name, so
+ * a name never stands for two statements; a text that varies each time stays unnamed.
+ */
+function prepareRepeatedStatements(): Interceptor {
+  const seen = new Map<string, { runs: number; name: string | null }>();
+  return {
+    name: 'prepare-repeated-statements',
+    transformQuery(_context, query) {
+      if (query.values.length === 0 || query.name) return query;
+      let entry = seen.get(query.sql);
+      if (!entry) {
+        if (seen.size >= PREPARE_LIMIT) return query;
+        entry = { runs: 0, name: null };
+        seen.set(query.sql, entry);
+      }
+      if (entry.name === null && ++entry.runs >= PREPARE_AFTER) {
+        entry.name = `gn_${createHash('sha256').update(query.sql).digest('base64url').slice(0, 32)}`;
+      }
+      return entry.name === null ? query : { ...query, name: entry.name };
+    },
+  };
 }
 
 export async function createDatabasePool(
@@ -72,8 +110,13 @@ export async function createDatabasePool(
   options: PoolOptions = {},
 ): Promise<DatabasePool> {
   const connectionString = typeof url === 'string' ? url : url.reveal();
+  if (options.prepareStatements && options.resetSessionOnRelease !== false) {
+    throw new Error(
+      'prepareStatements needs resetSessionOnRelease: false (DISCARD ALL drops prepared statements)',
+    );
+  }
   return createPool(connectionString, {
-    interceptors: [validateRows],
+    interceptors: options.prepareStatements ? [prepareRepeatedStatements(), validateRows] : [validateRows],
     typeParsers,
     maximumPoolSize: options.maximumPoolSize ?? 10,
     statementTimeout: options.statementTimeoutMs ?? 30_000,

@@ -13,7 +13,7 @@ import { type BatchInfo, GenerationWorker, type WorkerStats } from './worker.ts'
  * true)): slonik's DISCARD ALL after each one would be a seventh round trip per batch, and it would drop the
  * plans Postgres caches for the undo triggers and the projections' functions.
  */
-export const RUNNER_POOL_OPTIONS = { resetSessionOnRelease: false } as const;
+export const RUNNER_POOL_OPTIONS = { resetSessionOnRelease: false, prepareStatements: true } as const;
 
 export interface RunnerOptions {
   pool: DatabasePool;
