@@ -782,10 +782,13 @@ class GameBatch {
     }
     if (this.removedBefore.size) {
       const rows = [...this.removedBefore].map(([address, seq]) => [address, seq]);
+      // The ANY is the index condition: joined to the unnest alone, the planner scanned every boost still
+      // present (thousands, growing with the game) for a handful of addresses.
       writes.push(sql.fragment`
         UPDATE boosts b SET removed_seq = x.seq
         FROM ${sql.unnest(rows, ['text', 'int8'])} AS x(address, seq)
-        WHERE b.address = x.address AND b.removed_seq IS NULL AND b.sequence < x.seq`);
+        WHERE b.address = ANY(${sql.array([...this.removedBefore.keys()], 'text')})
+          AND b.address = x.address AND b.removed_seq IS NULL AND b.sequence < x.seq`);
     }
     if (this.boosts.length) {
       const rows = this.boosts.map((b) => [...(b.row as unknown[]), b.removedSeq]);
