@@ -3,20 +3,26 @@
  *   1. replay: ≥ 200k synthetic, contract-consistent events in a stream of their own; every projection from
  *      sequence 1 in one runner (as the projector runs them); events/s = events ÷ time until all caught up.
  *   2. live: events appended at a steady rate; end-to-end lag per event and projection, appended (JetStream
- *      timestamp) → committed (the batch transaction's commit), p50/p99.
+ *      timestamp) → committed (the batch transaction's commit), p50/p99; and per projection its batches'
+ *      size and transaction time.
+ * The events come from a publisher process of its own (publisher.ts), as the ingester appends from another
+ * process in production.
  * Env: BENCH_EVENTS (200000), BENCH_RATE (1000/s), BENCH_LIVE_SECONDS (20), BENCH_BATCH (1000),
  *      BENCH_WAIT_MS (batch wait, 0), BENCH_UNDO_WINDOW (10000), BENCH_PROJECTIONS (comma list, all),
  *      BENCH_RESET_EVERY (a system reset every N events, 5000), BENCH_SLOW (print the N slowest live batches
  *      with the events they held), BENCH_LIVE (0: the replay only).
  */
+
+import { fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { createDatabasePool, migrate } from '@ghostnet/db';
 import { createLogger } from '@ghostnet/logger';
 import { createTestDatabase, createTestStream } from '@ghostnet/test';
 import { ALL_PROJECTIONS } from '../src/projections/index.ts';
 import { ProjectionRunner, RUNNER_POOL_OPTIONS } from '../src/runtime/runner.ts';
 import { percentile } from '../src/runtime/stats.ts';
-import { publishAll, SyntheticGame } from '../src/testing/synthetic.ts';
+import type { BulkResult, PacedResult, PublisherCommand } from './publisher.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1_000);
@@ -31,13 +37,53 @@ const PROJECTIONS = ALL_PROJECTIONS.filter((p) => !ONLY || ONLY.includes(p.name)
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
+/** The load generator in its own process (see publisher.ts), one command at a time. */
+async function startPublisher(setup: Record<string, unknown>) {
+  const child = fork(fileURLToPath(new URL('./publisher.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, BENCH_PUBLISHER: JSON.stringify(setup) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = () =>
+    new Promise<unknown>((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`the publisher exited (${code})`));
+      child.once('exit', onExit);
+      child.once('message', (m) => {
+        child.off('exit', onExit);
+        resolve(m);
+      });
+    });
+  await next();
+  return {
+    ask<T>(command: PublisherCommand): Promise<T> {
+      const answer = next();
+      child.send(command);
+      return answer as Promise<T>;
+    },
+    async stop() {
+      if (child.exitCode !== null || !child.connected) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.send({ cmd: 'stop' } satisfies PublisherCommand);
+      await exited;
+    },
+  };
+}
+
 async function main() {
   const db = await createTestDatabase();
   await migrate(db.url);
   const stream = await createTestStream();
   const pool = await createDatabasePool(db.url, { ...RUNNER_POOL_OPTIONS, maximumPoolSize: 12 });
   const logger = createLogger({ name: 'bench-project', level: process.env.LOG_LEVEL ?? 'warn' });
-  const game = new SyntheticGame({ seed: 2024, players: 2_000, capacity: 400, resetEvery: RESET_EVERY });
+  const publisher = await startPublisher({
+    natsUrl: stream.natsUrl,
+    chainId: stream.chainId,
+    prefix: stream.prefix,
+    seed: 2024,
+    players: 2_000,
+    capacity: 400,
+    resetEvery: RESET_EVERY,
+  });
   try {
     log(
       `machine: ${cpus().length} cores, load ${loadavg()
@@ -45,15 +91,8 @@ async function main() {
         .join(' ')}`,
     );
     let t = performance.now();
-    let last = 0;
-    const blocks = new Set<number>();
-    for (let done = 0; done < EVENTS; ) {
-      const chunk = game.take(Math.min(10_000, EVENTS - done));
-      blocks.add(chunk[0]!.block.number).add(chunk[chunk.length - 1]!.block.number);
-      const seqs = await publishAll(stream.js, stream.chainId, stream.prefix, chunk, 512);
-      last = seqs[seqs.length - 1]!;
-      done += chunk.length;
-    }
+    const bulk = await publisher.ask<BulkResult>({ cmd: 'bulk', events: EVENTS });
+    let last = bulk.last;
     log(`stream: ${last} events appended in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
     const lags: number[] = [];
@@ -61,6 +100,8 @@ async function main() {
     const slow: { projection: string; ms: number; size: number; first: number; last: number }[] = [];
     const names = new Map<number, string>();
     const perProjection = new Map<string, number[]>();
+    /** Live batches per projection: how many events each held and how long its transaction took. */
+    const batchesOf = new Map<string, { sizes: number[]; ms: number[] }>();
     let live = false;
     const runner = new ProjectionRunner({
       pool,
@@ -82,6 +123,10 @@ async function main() {
           const { projection, durationMs: ms, size, firstSequence: first, lastSequence: last } = b;
           slow.push({ projection, ms, size, first, last });
         }
+        const batches = batchesOf.get(b.projection) ?? { sizes: [], ms: [] };
+        batches.sizes.push(b.size);
+        batches.ms.push(b.durationMs);
+        batchesOf.set(b.projection, batches);
         const list = perProjection.get(b.projection) ?? [];
         list.push(...b.lagsMs);
         perProjection.set(b.projection, list);
@@ -106,45 +151,31 @@ async function main() {
     // intervals (a 20 s window at 1,000 events/s rarely holds one); (2) the synthetic's compressed clock,
     // ~500× more scans per event than play, each finalize rewriting every survivor's rows: the stress figure.
     // One transaction per block in the synthetic game.
-    const eventsPerTx = last / (Math.max(...blocks) - Math.min(...blocks) + 1);
+    const eventsPerTx = last / bulk.blocks;
     if (process.env.BENCH_LIVE !== '0') {
-      game.resetEvery = 0;
-      await liveRun('chain clock at wall-clock pace', eventsPerTx / RATE);
-      game.resetEvery = RESET_EVERY;
-      await liveRun('compressed chain clock (stress)', 1.5);
+      await liveRun('chain clock at wall-clock pace', eventsPerTx / RATE, 0);
+      await liveRun('compressed chain clock (stress)', 1.5, RESET_EVERY);
     }
 
-    async function liveRun(label: string, secondsPerTx: number) {
-      game.msPerTx = secondsPerTx * 1000;
+    async function liveRun(label: string, secondsPerTx: number, resetEvery: number) {
       lags.length = 0;
       slow.length = 0;
       perProjection.clear();
+      batchesOf.clear();
       live = true;
-      // A paced publisher, one message in flight at a time per tick, as the ingester appends.
-      const tickMs = 10;
-      const perTick = Math.max(1, Math.round((RATE * tickMs) / 1000));
-      const end = Date.now() + LIVE_SECONDS * 1000;
-      let sent = 0;
-      const counts = new Map<string, number>();
-      const started = Date.now();
-      while (Date.now() < end) {
-        const due = Math.floor(((Date.now() - started) / 1000) * RATE);
-        if (sent < due) {
-          const batch = game.take(Math.min(perTick, due - sent));
-          const seqs = await publishAll(stream.js, stream.chainId, stream.prefix, batch, 64);
-          last = seqs[seqs.length - 1]!;
-          for (const [k, e] of batch.entries()) {
-            names.set(seqs[k]!, e.name);
-            counts.set(e.name, (counts.get(e.name) ?? 0) + 1);
-          }
-          sent += batch.length;
-        } else {
-          await new Promise((r) => setTimeout(r, 2));
-        }
-      }
+      const paced = await publisher.ask<PacedResult>({
+        cmd: 'paced',
+        rate: RATE,
+        seconds: LIVE_SECONDS,
+        msPerTx: secondsPerTx * 1000,
+        resetEvery,
+      });
+      last = paced.last;
+      const { sent, achieved } = paced;
+      const counts = new Map(paced.counts);
+      for (const [seq, name] of paced.names) names.set(seq, name);
       await runner.waitFor(last, 60_000);
       live = false;
-      const achieved = sent / ((Date.now() - started) / 1000);
       const sorted = [...lags].sort((a, b) => a - b);
       log(
         `live, ${label}: ${sent} events at ${achieved.toFixed(0)} events/s for ${LIVE_SECONDS} s ` +
@@ -155,7 +186,13 @@ async function main() {
       );
       for (const [name, list] of [...perProjection].sort()) {
         const s = [...list].sort((a, b) => a - b);
-        log(`  ${name.padEnd(12)} p50 ${percentile(s, 0.5)} ms, p99 ${percentile(s, 0.99)} ms`);
+        const batches = batchesOf.get(name)!;
+        const ms = [...batches.ms].sort((a, b) => a - b);
+        const mean = batches.sizes.reduce((a, b) => a + b, 0) / batches.sizes.length;
+        log(
+          `  ${name.padEnd(12)} p50 ${percentile(s, 0.5)} ms, p99 ${percentile(s, 0.99)} ms; ${batches.sizes.length} batches of ${mean.toFixed(1)} events, ` +
+            `transaction p50 ${percentile(ms, 0.5)} ms, p99 ${percentile(ms, 0.99)} ms`,
+        );
       }
       if (process.env.BENCH_SLOW) {
         for (const b of slow.sort((x, y) => y.ms - x.ms).slice(0, Number(process.env.BENCH_SLOW))) {
@@ -177,6 +214,7 @@ async function main() {
     );
     await runner.stop();
   } finally {
+    await publisher.stop();
     await pool.end();
     await stream.destroy();
     await db.drop();

@@ -1,0 +1,122 @@
+/**
+ * The benchmark's load generator, in a process of its own: in production the ingester appends from another
+ * process, so the projector's event loop must not also build and publish the load it is measured on
+ * (publishing took a third of its thread: socket writes, request bookkeeping). Commands come over IPC.
+ */
+
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { publishAll, SyntheticGame } from '../src/testing/synthetic.ts';
+
+export const PublisherSetup = z.object({
+  natsUrl: z.string(),
+  chainId: z.number(),
+  prefix: z.string(),
+  seed: z.number(),
+  players: z.number(),
+  capacity: z.number(),
+  resetEvery: z.number(),
+});
+
+export const PublisherCommand = z.discriminatedUnion('cmd', [
+  /** As fast as the stream takes them. */
+  z.object({ cmd: z.literal('bulk'), events: z.number() }),
+  /** At a steady rate, a tick's worth at a time with one publish round in flight, as the ingester appends. */
+  z.object({
+    cmd: z.literal('paced'),
+    rate: z.number(),
+    seconds: z.number(),
+    msPerTx: z.number(),
+    resetEvery: z.number(),
+  }),
+  z.object({ cmd: z.literal('stop') }),
+]);
+export type PublisherCommand = z.infer<typeof PublisherCommand>;
+
+export interface BulkResult {
+  last: number;
+  /** Chain blocks spanned by what was published. */
+  blocks: number;
+}
+
+export interface PacedResult {
+  last: number;
+  sent: number;
+  achieved: number;
+  counts: [string, number][];
+  /** Event name per published sequence, for the slow-batch listing. */
+  names: [number, string][];
+}
+
+function send(message: unknown): void {
+  process.send!(message);
+}
+
+async function main() {
+  const setup = PublisherSetup.parse(JSON.parse(process.env.BENCH_PUBLISHER ?? '{}'));
+  const nc = await connect({ servers: setup.natsUrl, name: 'bench-project-publisher' });
+  const js = jetstream(nc);
+  const game = new SyntheticGame({
+    seed: setup.seed,
+    players: setup.players,
+    capacity: setup.capacity,
+    resetEvery: setup.resetEvery,
+  });
+  const publish = (batch: ReturnType<SyntheticGame['take']>, inflight: number) =>
+    publishAll(js, setup.chainId, setup.prefix, batch, inflight);
+
+  process.on('message', async (raw: unknown) => {
+    const command = PublisherCommand.parse(raw);
+    if (command.cmd === 'stop') {
+      await nc.close();
+      process.disconnect();
+      return;
+    }
+    if (command.cmd === 'bulk') {
+      let last = 0;
+      let low = Number.POSITIVE_INFINITY;
+      let high = 0;
+      for (let done = 0; done < command.events; ) {
+        const chunk = game.take(Math.min(10_000, command.events - done));
+        low = Math.min(low, chunk[0]!.block.number);
+        high = Math.max(high, chunk[chunk.length - 1]!.block.number);
+        const seqs = await publish(chunk, 512);
+        last = seqs[seqs.length - 1]!;
+        done += chunk.length;
+      }
+      send({ last, blocks: high - low + 1 } satisfies BulkResult);
+      return;
+    }
+    game.msPerTx = command.msPerTx;
+    game.resetEvery = command.resetEvery;
+    const tickMs = 10;
+    const perTick = Math.max(1, Math.round((command.rate * tickMs) / 1000));
+    const started = Date.now();
+    const end = started + command.seconds * 1000;
+    const counts = new Map<string, number>();
+    const names: [number, string][] = [];
+    let sent = 0;
+    let last = 0;
+    while (Date.now() < end) {
+      const due = Math.floor(((Date.now() - started) / 1000) * command.rate);
+      if (sent < due) {
+        const batch = game.take(Math.min(perTick, due - sent));
+        const seqs = await publish(batch, 64);
+        last = seqs[seqs.length - 1]!;
+        for (const [k, e] of batch.entries()) {
+          names.push([seqs[k]!, e.name]);
+          counts.set(e.name, (counts.get(e.name) ?? 0) + 1);
+        }
+        sent += batch.length;
+      } else {
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+    const achieved = sent / ((Date.now() - started) / 1000);
+    send({ last, sent, achieved, counts: [...counts], names } satisfies PacedResult);
+  });
+  send('ready');
+}
+
+await main();
