@@ -20,10 +20,14 @@ export async function revokeToken(db: Db, token: string, expiresAtSeconds: numbe
     ON CONFLICT DO NOTHING`);
 }
 
+// Built once: zod compiles a schema's parser on its first use, which a schema built per call repeats.
+const HashRow = z.object({ hash: z.string() });
+const OneRow = z.object({ one: z.number() });
+
 /** Which of these token hashes (hex) are revoked: one query for a gateway's every session. */
 export async function revokedAmong(db: Db, hashes: readonly string[]): Promise<Set<string>> {
   if (hashes.length === 0) return new Set();
-  const rows = await db.any(sql.type(z.object({ hash: z.string() }))`
+  const rows = await db.any(sql.type(HashRow)`
     SELECT encode(token_hash, 'hex') AS hash FROM api_revoked_tokens
     WHERE token_hash = ANY (SELECT decode(h, 'hex') FROM unnest(${sql.array([...hashes], 'text')}) AS h)`);
   return new Set(rows.map((r) => r.hash));
@@ -31,7 +35,7 @@ export async function revokedAmong(db: Db, hashes: readonly string[]): Promise<S
 
 /** One token, by primary key: the API asks this on every signed-in request. */
 export async function isTokenRevoked(db: Db, token: string): Promise<boolean> {
-  const row = await db.maybeOne(sql.type(z.object({ one: z.number() }))`
+  const row = await db.maybeOne(sql.type(OneRow)`
     SELECT 1 AS one FROM api_revoked_tokens WHERE token_hash = ${sql.binary(tokenHash(token))}`);
   return row !== null;
 }

@@ -21,6 +21,9 @@ export function newNonce(length = 24): string {
  * SIWE nonces in Postgres, so that any instance can check one another instance issued. Consuming is one
  * conditional UPDATE: of two concurrent logins with the same nonce exactly one wins.
  */
+const NonceRow = z.object({ nonce: z.string() });
+const UsedRow = z.object({ used: z.boolean() });
+
 export class NonceStore {
   constructor(
     private readonly pool: DatabasePool,
@@ -37,12 +40,12 @@ export class NonceStore {
   }
 
   async consume(nonce: string, now = Date.now()): Promise<NonceOutcome> {
-    const consumed = await this.pool.maybeOne(sql.type(z.object({ nonce: z.string() }))`
+    const consumed = await this.pool.maybeOne(sql.type(NonceRow)`
       UPDATE api_siwe_nonces SET used_at = to_timestamp(${now / 1000})
       WHERE nonce = ${nonce} AND used_at IS NULL AND expires_at > to_timestamp(${now / 1000})
       RETURNING nonce`);
     if (consumed) return 'ok';
-    const row = await this.pool.maybeOne(sql.type(z.object({ used: z.boolean() }))`
+    const row = await this.pool.maybeOne(sql.type(UsedRow)`
       SELECT used_at IS NOT NULL AS used FROM api_siwe_nonces WHERE nonce = ${nonce}`);
     if (!row) return 'unknown';
     return row.used ? 'used' : 'expired';

@@ -39,6 +39,10 @@ const crewColumns = sql.fragment`id, name, tag, description, created_by, created
  * member's address decide races, the crew row's lock serializes joins and leaves of one crew, and the crew
  * event describing the change is written to the outbox in the same transaction.
  */
+const RoleRow = z.object({ role: CrewRole });
+const AddressRow = z.object({ address: z.string() });
+const MembershipRow = MemberRow.extend({ crew_name: z.string(), crew_tag: z.string() });
+
 export class CrewStore {
   readonly #pool: DatabasePool;
   readonly #chainId: number;
@@ -87,7 +91,7 @@ export class CrewStore {
   async leave(crewId: string, address: string): Promise<{ dissolved: boolean; newLeader: string | null }> {
     return this.#write(async (tx) => {
       const crew = await this.#lockCrew(tx, crewId);
-      const role = await tx.maybeOneFirst(sql.type(z.object({ role: CrewRole }))`
+      const role = await tx.maybeOneFirst(sql.type(RoleRow)`
         DELETE FROM api_crew_members WHERE address = ${address} AND crew_id = ${crew.id} RETURNING role`);
       if (!role) throw new ApiError(409, 'NOT_A_MEMBER', 'you are not a member of this crew');
       await this.#event(tx, crew, 'LEFT', address, `${shortAddress(address)} left ${crew.name}`);
@@ -98,7 +102,7 @@ export class CrewStore {
       }
       await tx.query(sql.unsafe`UPDATE api_crews SET member_count = member_count - 1 WHERE id = ${crew.id}`);
       if (role !== 'leader') return { dissolved: false, newLeader: null };
-      const successor = await tx.oneFirst(sql.type(z.object({ address: z.string() }))`
+      const successor = await tx.oneFirst(sql.type(AddressRow)`
         UPDATE api_crew_members SET role = 'leader'
         WHERE address = (
           SELECT address FROM api_crew_members WHERE crew_id = ${crew.id}
@@ -119,11 +123,11 @@ export class CrewStore {
   async setRole(crewId: string, leader: string, member: string, role: 'officer' | 'member'): Promise<void> {
     await this.#write(async (tx) => {
       const crew = await this.#lockCrew(tx, crewId);
-      const callerRole = await tx.maybeOneFirst(sql.type(z.object({ role: CrewRole }))`
+      const callerRole = await tx.maybeOneFirst(sql.type(RoleRow)`
         SELECT role FROM api_crew_members WHERE address = ${leader} AND crew_id = ${crew.id}`);
       if (callerRole !== 'leader') throw new ApiError(403, 'NOT_LEADER', 'only the leader changes roles');
       if (member === leader) throw new ApiError(409, 'IS_LEADER', 'the leader keeps the lead until leaving');
-      const updated = await tx.maybeOneFirst(sql.type(z.object({ address: z.string() }))`
+      const updated = await tx.maybeOneFirst(sql.type(AddressRow)`
         UPDATE api_crew_members SET role = ${role}
         WHERE address = ${member} AND crew_id = ${crew.id} RETURNING address`);
       if (!updated) throw new ApiError(404, 'MEMBER_NOT_FOUND', 'no such member in this crew');
@@ -142,7 +146,7 @@ export class CrewStore {
   }
 
   async membershipOf(address: string): Promise<(MemberRow & { crew_name: string; crew_tag: string }) | null> {
-    return this.#pool.maybeOne(sql.type(MemberRow.extend({ crew_name: z.string(), crew_tag: z.string() }))`
+    return this.#pool.maybeOne(sql.type(MembershipRow)`
       SELECT m.address, m.crew_id, m.role, m.joined_at, c.name AS crew_name, c.tag AS crew_tag
       FROM api_crew_members m JOIN api_crews c ON c.id = m.crew_id WHERE m.address = ${address}`);
   }

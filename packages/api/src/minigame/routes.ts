@@ -70,6 +70,9 @@ const ChallengeRow = z.object({
   answered_at: z.number().nullable(),
 });
 
+const CountRow = z.object({ n: z.number() });
+const OneRow = z.object({ one: z.number() });
+
 const auth: Record<string, string[]>[] = [{ bearer: [] }, { cookie: [] }];
 
 /** POST /minigame/typing/challenge and /result (issue 8): registered through createApi's `routes`. */
@@ -149,10 +152,10 @@ export function minigameRoutes(deps: MinigameDeps) {
           if (challenge.answered_at !== null) return { response: reject('CHALLENGE_REPLAYED') };
           if (challenge.expires_at <= now) return { response: reject('CHALLENGE_EXPIRED') };
 
-          const recent = await tx.oneFirst(sql.type(z.object({ n: z.number() }))`
+          const recent = await tx.oneFirst(sql.type(CountRow)`
             SELECT count(*)::int AS n FROM api_typing_results
             WHERE address = ${address} AND created_at > to_timestamp(${(now - 3_600_000) / 1000})`);
-          const replay = await tx.maybeOneFirst(sql.type(z.object({ one: z.number() }))`
+          const replay = await tx.maybeOneFirst(sql.type(OneRow)`
             SELECT 1 AS one FROM api_typing_results WHERE address = ${address} AND client_timestamp = ${body.timestamp}`);
 
           let reason: RejectReason | null =

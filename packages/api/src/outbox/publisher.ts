@@ -37,6 +37,8 @@ export interface OutboxPublisherOptions {
  * duplicate window drops the copies. A row older than that window was maybe published long ago, so it is
  * looked up in the stream before it is sent again: never lost, never doubled.
  */
+const LockedRow = z.object({ locked: z.boolean() });
+
 export class OutboxPublisher {
   readonly #o: Required<Omit<OutboxPublisherOptions, 'afterPublish'>> &
     Pick<OutboxPublisherOptions, 'afterPublish'>;
@@ -103,7 +105,7 @@ export class OutboxPublisher {
     // publishing, and Postgres releases the lock by itself if this process dies.
     return pool.connect(async (db) => {
       const locked = await db.oneFirst(
-        sql.type(z.object({ locked: z.boolean() }))`SELECT pg_try_advisory_lock(${OUTBOX_LOCK}) AS locked`,
+        sql.type(LockedRow)`SELECT pg_try_advisory_lock(${OUTBOX_LOCK}) AS locked`,
       );
       if (!locked) return 0;
       try {

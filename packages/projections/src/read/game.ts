@@ -157,6 +157,8 @@ const RecordRow = z.object({
 });
 
 /** Every position the player held, newest first (GET /users/:address/history). */
+const CountRow = z.object({ n: z.number() });
+
 export async function readUserHistory(
   pool: DatabasePool,
   address: string,
@@ -174,9 +176,7 @@ export async function readUserHistory(
       FROM ${positions} WHERE address = ${addr}
       ORDER BY entry_seq DESC LIMIT ${limit} OFFSET ${offset}`);
     const total = await ctx.tx.oneFirst(
-      sql.type(
-        z.object({ n: z.number() }),
-      )`SELECT count(*)::int AS n FROM ${positions} WHERE address = ${addr}`,
+      sql.type(CountRow)`SELECT count(*)::int AS n FROM ${positions} WHERE address = ${addr}`,
     );
     return {
       positions: rows.map((r) => ({

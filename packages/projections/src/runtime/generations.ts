@@ -116,8 +116,10 @@ async function createGeneration(
   await createTables(tx, schema, projection, status === 'active');
 }
 
+const VersionRow = z.object({ v: z.number() });
+
 async function nextVersion(tx: DatabaseTransactionConnection, projection: string): Promise<number> {
-  return tx.oneFirst(sql.type(z.object({ v: z.number() }))`
+  return tx.oneFirst(sql.type(VersionRow)`
     SELECT COALESCE(max(version), 0) + 1 AS v FROM projection_versions WHERE projection = ${projection}`);
 }
 
