@@ -62,7 +62,14 @@ async function outboxRows(client: pg.Client) {
 }
 
 async function foundCrew(db: TestDatabase, stream: TestStream, crashPoint: 'after-commit' | 'after-publish') {
-  const api = await startApi({ databaseUrl: db.url, stream, env: { API_TEST_CRASH_POINT: crashPoint } });
+  // No timed pass: only the commit's wake-up may run the publisher, and the crash hook runs before it. With the
+  // test's 100 ms poll, a pass could land between the commit and the hook, count an attempt (seen in CI) or
+  // even publish, which is not the crash this test is about.
+  const api = await startApi({
+    databaseUrl: db.url,
+    stream,
+    env: { API_TEST_CRASH_POINT: crashPoint, OUTBOX_POLL_MS: '60000' },
+  });
   cleanup.push(() => api.stop());
   const address = privateKeyToAccount(generatePrivateKey()).address;
   // The process kills itself (SIGKILL) at the crash point: the request may or may not get an answer.
