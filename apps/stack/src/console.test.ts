@@ -65,6 +65,19 @@ afterAll(async () => {
 const feedSequences = () =>
   page.$$eval('#feed li', (items) => items.map((li) => Number((li as HTMLElement).dataset.sequence)));
 
+describe('the stack on shared servers', () => {
+  it("keeps the gateway's connection leases in a bucket of its own, which it drops with its stream", async () => {
+    const nc = await connect({ servers: stack.options.natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const bucket = await jsm.streams.info(`KV_${stack.connectionsBucket}`);
+      expect(bucket.config.name).toBe(`KV_CONSOLE_${suffix}_connections`);
+    } finally {
+      await nc.close();
+    }
+  });
+});
+
 describe('the live console in headless Chromium', () => {
   it('serves the typing mini-game (npm start wires the devnet signer and contracts into the API)', async () => {
     const challenge = await fetch(`http://127.0.0.1:${stack.options.apiPort}/minigame/typing/challenge`, {

@@ -47,6 +47,11 @@ export class Stack {
 
   constructor(readonly options: StackOptions) {}
 
+  /** The gateway's connection-lease KV bucket, the stack's own like its stream (JetStream keeps it as KV_<name>). */
+  get connectionsBucket(): string {
+    return `${this.options.streamName}_connections`;
+  }
+
   get databaseUrl(): string {
     const u = new URL(this.options.adminDatabaseUrl);
     u.pathname = `/${this.options.database}`;
@@ -94,6 +99,7 @@ export class Stack {
     try {
       const jsm = await jetstreamManager(nc);
       await jsm.streams.delete(this.options.streamName).catch(() => false);
+      await jsm.streams.delete(`KV_${this.connectionsBucket}`).catch(() => false);
     } finally {
       await nc.close();
     }
@@ -112,7 +118,9 @@ export class Stack {
     }
     const nc = await connect({ servers: this.options.natsUrl });
     try {
-      await (await jetstreamManager(nc)).streams.delete(this.options.streamName).catch(() => false);
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(this.options.streamName).catch(() => false);
+      await jsm.streams.delete(`KV_${this.connectionsBucket}`).catch(() => false);
     } finally {
       await nc.close();
     }
@@ -176,6 +184,7 @@ export class Stack {
       ...common,
       DATABASE_URL: this.databaseUrl,
       PORT: String(o.gatewayPort),
+      CONNECTIONS_BUCKET: this.connectionsBucket,
       JWT_KEYS: jwtKeys,
       JWT_ACTIVE_KID: 'dev',
       ALLOWED_ORIGINS: `${origin},http://127.0.0.1:${o.apiPort}`,
