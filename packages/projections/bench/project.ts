@@ -75,23 +75,25 @@ async function main() {
   const stream = await createTestStream();
   const pool = await createDatabasePool(db.url, { ...RUNNER_POOL_OPTIONS, maximumPoolSize: 12 });
   const logger = createLogger({ name: 'bench-project', level: process.env.LOG_LEVEL ?? 'warn' });
-  const publisher = await startPublisher({
-    natsUrl: stream.natsUrl,
-    chainId: stream.chainId,
-    prefix: stream.prefix,
-    seed: 2024,
-    players: 2_000,
-    capacity: 400,
-    resetEvery: RESET_EVERY,
-  });
+  let publisher: Awaited<ReturnType<typeof startPublisher>> | null = null;
   try {
+    const load = await startPublisher({
+      natsUrl: stream.natsUrl,
+      chainId: stream.chainId,
+      prefix: stream.prefix,
+      seed: 2024,
+      players: 2_000,
+      capacity: 400,
+      resetEvery: RESET_EVERY,
+    });
+    publisher = load;
     log(
       `machine: ${cpus().length} cores, load ${loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')}`,
     );
     let t = performance.now();
-    const bulk = await publisher.ask<BulkResult>({ cmd: 'bulk', events: EVENTS });
+    const bulk = await load.ask<BulkResult>({ cmd: 'bulk', events: EVENTS });
     let last = bulk.last;
     log(`stream: ${last} events appended in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
@@ -163,7 +165,7 @@ async function main() {
       perProjection.clear();
       batchesOf.clear();
       live = true;
-      const paced = await publisher.ask<PacedResult>({
+      const paced = await load.ask<PacedResult>({
         cmd: 'paced',
         rate: RATE,
         seconds: LIVE_SECONDS,
@@ -214,7 +216,7 @@ async function main() {
     );
     await runner.stop();
   } finally {
-    await publisher.stop();
+    await publisher?.stop();
     await pool.end();
     await stream.destroy();
     await db.drop();

@@ -54,6 +54,8 @@ function send(message: unknown): void {
 }
 
 async function main() {
+  // The bench gone (killed, crashed): no orphan left publishing into a stream nobody reads.
+  process.on('disconnect', () => process.exit(0));
   const setup = PublisherSetup.parse(JSON.parse(process.env.BENCH_PUBLISHER ?? '{}'));
   const nc = await connect({ servers: setup.natsUrl, name: 'bench-project-publisher' });
   const js = jetstream(nc);
