@@ -84,7 +84,10 @@ async function main(argv: string[]): Promise<void> {
         chainId: env.CHAIN_ID,
         subjectPrefix: env.SUBJECT_PREFIX,
         logger,
-        fromSequence: env.DERIVED_FROM_SEQUENCE,
+        from:
+          env.DERIVED_FROM_SEQUENCE > 0 && env.DERIVED_FROM_EPOCH
+            ? { sequence: env.DERIVED_FROM_SEQUENCE, epoch: env.DERIVED_FROM_EPOCH }
+            : undefined,
       })
     : null;
   survivors?.start();

@@ -21,7 +21,7 @@ afterEach(async () => {
 
 function publisher(
   harness: Harness,
-  options: { fromSequence?: number; js?: JetStreamClient } = {},
+  options: { from?: { sequence: number; epoch: string }; js?: JetStreamClient } = {},
 ): SurvivorsPublisher {
   const p = new SurvivorsPublisher({
     pool: harness.pool,
@@ -33,7 +33,7 @@ function publisher(
     subjectPrefix: harness.stream.prefix,
     logger: harness.logger,
     pollMs: 50,
-    fromSequence: options.fromSequence,
+    from: options.from,
   });
   publishers.push(p);
   return p;
@@ -163,12 +163,12 @@ describe('derived.ScanSurvivors', () => {
     }
   }, 180_000);
 
-  it('starts after fromSequence when the stream has none yet, and from the stream after that', async () => {
+  it('starts after its start sequence when the stream has none yet, and from the stream after that', async () => {
     const { harness, scans } = await projectedGame(5, 80, 1_200);
     expect(scans.length).toBeGreaterThan(6);
     const from = scans[Math.floor(scans.length / 2)]!;
 
-    const p = publisher(harness, { fromSequence: from });
+    const p = publisher(harness, { from: { sequence: from, epoch: harness.stream.epoch } });
     expect(await p.publishPending()).toBe(0);
     // publishPending needs the lease it is given in a pass: take it by running one.
     p.start();
@@ -178,8 +178,26 @@ describe('derived.ScanSurvivors', () => {
       scans.filter((s) => s > from),
     );
     // A later start takes the stream's word over its own setting.
-    const q = publisher(harness, { fromSequence: 0 });
+    const q = publisher(harness);
     expect(await q.cursor()).toBe(scans[scans.length - 1]);
+  }, 120_000);
+
+  it('refuses a start sequence set for another stream (a recreated one) instead of skipping scans', async () => {
+    const { harness, scans } = await projectedGame(6, 60, 800);
+    expect(scans.length).toBeGreaterThan(2);
+    const earlier = '2026-01-01T00:00:00.000000000Z';
+    const p = publisher(harness, { from: { sequence: scans[scans.length - 1]!, epoch: earlier } });
+    p.start();
+    await until('the pass fails', async () => p.stats().lastError !== null);
+    expect(p.stats().lastError).toContain(`the stream created at ${earlier}, but this stream was created at`);
+    expect(p.stats().published).toBe(0);
+    await p.stop();
+    expect(await derivedMessages(harness.stream)).toEqual([]);
+    // Unset, every scan is derived.
+    const q = publisher(harness);
+    q.start();
+    await until('every scan published', async () => q.stats().cursor === scans[scans.length - 1]);
+    expect(q.stats().published).toBe(scans.length);
   }, 120_000);
 
   it('waits while the live game generation has no survivors index (game code v2 during an upgrade)', async () => {

@@ -24,11 +24,13 @@ export interface SurvivorsPublisherOptions {
   /** How often the game projection is looked at for newly finalized scans. */
   pollMs?: number;
   /**
-   * Scans finalized at or below this sequence are never published, until a first derived message is in the
+   * Scans finalized at or below `sequence` are never published, until a first derived message is in the
    * stream (after that, the stream says where to go on). On a deployment with history, the stream's last
-   * sequence skips it; 0 derives every scan from the start.
+   * sequence skips it; absent or 0, every scan is derived from the start. `epoch` is the creation time of the
+   * stream the sequence belongs to: in another stream (a recreated one) it means nothing, and a pass refuses
+   * to publish rather than silently skip that stream's scans up to it.
    */
-  fromSequence?: number;
+  from?: { sequence: number; epoch: string };
 }
 
 export interface SurvivorsStats {
@@ -135,18 +137,33 @@ export class SurvivorsPublisher {
     );
   }
 
-  /** Source sequence of the last ScanSurvivors in the stream, or `fromSequence` when there is none. */
+  /** Source sequence of the last ScanSurvivors in the stream, or the `from` sequence when there is none. */
   async cursor(): Promise<number> {
-    return (await this.#last()).source;
+    const { jsm, streamName } = this.options;
+    return (await this.#last(epochOf(await jsm.streams.info(streamName)))).source;
   }
 
   /** The last ScanSurvivors in the stream: its source's sequence and its own (0: there is none). */
-  async #last(): Promise<{ source: number; seq: number }> {
+  async #last(epoch: string): Promise<{ source: number; seq: number }> {
     const { jsm, streamName } = this.options;
     const last = await jsm.direct.getMessage(streamName, { last_by_subj: this.#subject });
-    if (!last) return { source: this.options.fromSequence ?? 0, seq: 0 };
+    if (!last) return { source: this.#startAfter(epoch), seq: 0 };
     const message = DerivedEnvelope.parse(parseStreamMessage(last.data));
     return { source: message.source.sequence, seq: last.seq };
+  }
+
+  /** Where a stream without derived messages starts: after `from`'s sequence, if `from` is for this stream. */
+  #startAfter(epoch: string): number {
+    const from = this.options.from;
+    if (!from || from.sequence === 0) return 0;
+    if (from.epoch !== epoch) {
+      throw new Error(
+        `survivors start after sequence ${from.sequence} of the stream created at ${from.epoch}, but this stream ` +
+          `was created at ${epoch}: set the start for this stream (DERIVED_FROM_SEQUENCE and DERIVED_FROM_EPOCH, ` +
+          'from `ghostnet stream info`), or unset it to derive every scan',
+      );
+    }
+    return from.sequence;
   }
 
   /** One pass: publishes the survivors of every scan the game projection has applied past the cursor. */
@@ -155,7 +172,7 @@ export class SurvivorsPublisher {
     // A stream recreated under us: until game has reset to the new one, its rows belong to the old one and
     // their sequences mean nothing here.
     const epoch = epochOf(await this.options.jsm.streams.info(this.options.streamName));
-    const last = await this.#last();
+    const last = await this.#last(epoch);
     this.#stats.cursor = last.source;
     // Each publish expects the subject's last message to be the one this pass started from, then its own:
     // a publisher that lost its lease without noticing (frozen past the duplicate window) is refused by the

@@ -1,0 +1,22 @@
+import { ConfigError } from '@ghostnet/config';
+import { describe, expect, it } from 'vitest';
+import { projectorEnv } from './env.ts';
+
+const base = { DATABASE_URL: 'postgres://p@db.example/ghostnet', CHAIN_ID: '31337' };
+
+describe('projector env', () => {
+  it('wants the epoch of the stream a derived start sequence belongs to', () => {
+    expect(() => projectorEnv({ ...base, DERIVED_FROM_SEQUENCE: '5000' })).toThrow(ConfigError);
+    expect(() => projectorEnv({ ...base, DERIVED_FROM_SEQUENCE: '5000' })).toThrow(
+      /DERIVED_FROM_EPOCH: required with DERIVED_FROM_SEQUENCE/,
+    );
+    const epoch = '2026-12-01T10:00:00.123456789Z';
+    expect(projectorEnv({ ...base, DERIVED_FROM_SEQUENCE: '5000', DERIVED_FROM_EPOCH: epoch })).toMatchObject(
+      {
+        DERIVED_FROM_SEQUENCE: 5000,
+        DERIVED_FROM_EPOCH: epoch,
+      },
+    );
+    expect(projectorEnv(base).DERIVED_FROM_SEQUENCE).toBe(0);
+  });
+});
