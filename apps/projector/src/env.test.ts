@@ -19,4 +19,11 @@ describe('projector env', () => {
     );
     expect(projectorEnv(base).DERIVED_FROM_SEQUENCE).toBe(0);
   });
+
+  it('prepares statements unless told not to (a pooler in transaction mode)', () => {
+    expect(projectorEnv(base).PROJECTOR_PREPARE_STATEMENTS).toBe(true);
+    expect(
+      projectorEnv({ ...base, PROJECTOR_PREPARE_STATEMENTS: 'false' }).PROJECTOR_PREPARE_STATEMENTS,
+    ).toBe(false);
+  });
 });

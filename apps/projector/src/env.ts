@@ -15,6 +15,12 @@ export const ProjectorEnv = z
     PROJECTOR_POLL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
     /** Batches delivered with fewer messages after them than this keep undo data for reorgs. */
     PROJECTOR_UNDO_WINDOW: z.coerce.number().int().min(0).default(10_000),
+    /**
+     * Run the projector's repeated statements as named prepared statements (Postgres plans each once per
+     * connection). False behind a pooler that cannot keep them, such as PgBouncer in transaction mode before
+     * 1.21 (or without max_prepared_statements).
+     */
+    PROJECTOR_PREPARE_STATEMENTS: bool.default(true),
     /** Publish `derived.ScanSurvivors` (the SURVIVED feed events); one replica at a time does, under a lease. */
     DERIVE_SURVIVORS: bool.default(true),
     /**

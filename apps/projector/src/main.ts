@@ -27,6 +27,7 @@ async function main(argv: string[]): Promise<void> {
   const cli = argv[0] === 'projections';
   const pool = await createDatabasePool(env.DATABASE_URL, {
     ...RUNNER_POOL_OPTIONS,
+    prepareStatements: env.PROJECTOR_PREPARE_STATEMENTS,
     maximumPoolSize: env.DATABASE_POOL_SIZE,
   });
   const nc = await connectNats({
