@@ -264,6 +264,40 @@ describe('derived.ScanSurvivors', () => {
     expect((await derivedMessages(harness.stream)).map((d) => d.message.source.sequence)).toEqual(kept);
   }, 120_000);
 
+  it('does not publish survivors a reorg notice took back while the pass was publishing', async () => {
+    const { harness, baseSeqs, orphanedSeqs, runner, notice, scans } = await forkedGame();
+    await runner.waitFor(orphanedSeqs.at(-1)!, 60_000);
+    await runner.stop();
+    const kept = scans.filter((seq) => baseSeqs.includes(seq));
+    const stale = scans.filter((seq) => orphanedSeqs.includes(seq));
+    expect(kept.length).toBeGreaterThan(1);
+    expect(stale.length).toBeGreaterThan(0);
+    // One pass from just before the last canonical scan: it reads that scan and the orphaned ones together,
+    // and the notice is appended right after its first publish.
+    const js = harness.stream.js;
+    let noticed = false;
+    const publishThenNotice = withOverrides(js, {
+      publish: async (...args: Parameters<JetStreamClient['publish']>) => {
+        const ack = await js.publish(...args);
+        if (!noticed) {
+          noticed = true;
+          await notice();
+        }
+        return ack;
+      },
+    });
+    const p = publisher(harness, {
+      js: publishThenNotice,
+      from: { sequence: kept.at(-2)!, epoch: harness.stream.epoch },
+    });
+    p.start();
+    await until('the notice appended', async () => noticed);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await derivedMessages(harness.stream)).map((d) => d.message.source.sequence)).toEqual([
+      kept.at(-1),
+    ]);
+  }, 120_000);
+
   it('refuses a publisher that lost its lease without noticing, once the stream no longer knows its message ids', async () => {
     const { harness, scans } = await projectedGame(13, 60, 800);
     expect(scans.length).toBeGreaterThan(2);

@@ -181,13 +181,16 @@ export class SurvivorsPublisher {
     for (let after = last.source; ; ) {
       const scans = await this.#readScans(after, epoch);
       if (scans.length === 0) return published;
-      const orphaned = await this.#orphaned(after);
+      const orphans = { sequences: new Set<number>(), noticesUpTo: after };
       for (const scan of scans) {
         if (this.#stopped || !this.#lease.holds(SURVIVORS_LEASE)) return published;
         after = scan.sequence;
-        // A reorg notice already in the stream took this finalize back; the game projection has not applied
-        // the notice yet. Its survivors would go out after the REORG that should have removed them.
-        if (orphaned.has(scan.sequence)) continue;
+        // A reorg notice in the stream took this finalize back; the game projection has not applied the notice
+        // yet. Its survivors would go out after the REORG that should have removed them. Looked up again before
+        // every publish (one direct get when no notice came), not once per pass: a notice appended while the
+        // pass publishes would otherwise let the rest of the pass out.
+        await this.#readOrphans(orphans);
+        if (orphans.sequences.has(scan.sequence)) continue;
         lastSeq = await this.#publish(scan, lastSeq);
         this.#stats.cursor = scan.sequence;
         published++;
@@ -195,15 +198,17 @@ export class SurvivorsPublisher {
     }
   }
 
-  /** Sequences after `after` that reorg notices in the stream have orphaned (notices are rare: a few gets). */
-  async #orphaned(after: number): Promise<Set<number>> {
+  /**
+   * Adds the sequences orphaned by the reorg notices stored after `noticesUpTo`, and moves it past them
+   * (notices are rare: a few gets, one when none came).
+   */
+  async #readOrphans(orphans: { sequences: Set<number>; noticesUpTo: number }): Promise<void> {
     const { jsm, streamName } = this.options;
-    const orphaned = new Set<number>();
-    for await (const m of reorgNoticesAfter(jsm, streamName, this.#reorgSubject, after)) {
+    for await (const m of reorgNoticesAfter(jsm, streamName, this.#reorgSubject, orphans.noticesUpTo)) {
       const notice = parseStreamMessage(m.data);
-      if (notice.kind === 'reorg') for (const s of notice.orphanedSequences) if (s > after) orphaned.add(s);
+      if (notice.kind === 'reorg') for (const s of notice.orphanedSequences) orphans.sequences.add(s);
+      orphans.noticesUpTo = m.seq;
     }
-    return orphaned;
   }
 
   async #readScans(after: number, epoch: string) {
