@@ -172,13 +172,27 @@ export function checkClients(fleet: ClientFleet, stored: readonly Stored[], epoc
       for (const [seq, count] of segment.counts)
         if (want.counts.get(seq) !== count) {
           out.wrongCounts++;
-          problems.push(`count ${count} for sequence ${seq}, stream has ${want.counts.get(seq)}`);
+          problems.push(
+            `count ${count} for sequence ${seq}, stream has ${want.counts.get(seq)} (${holding(stored, seq)})`,
+          );
         }
       if (!isSame(d)) problems.push(`segment after ${segment.after} (${segment.via}): ${describe(d)}`);
     });
     if (problems.length) out.failures.push(`client ${c.id}: ${problems.slice(0, 3).join('; ')}`);
   }
   return out;
+}
+
+/** What the stream holds at `seq`, to tell a sequence reused for another message from one that is gone. */
+function holding(stored: readonly Stored[], seq: number): string {
+  const m = stored.find((x) => x.seq === seq);
+  if (!m) {
+    const before = stored.findLast((x) => x.seq < seq)?.seq;
+    const after = stored.find((x) => x.seq > seq)?.seq;
+    return `no message there; the stream goes from ${before} to ${after}`;
+  }
+  const name = 'name' in m.message ? m.message.name : m.message.kind;
+  return `the stream holds ${m.subject} (${name}, ${m.message.id}) there`;
 }
 
 export function describe(d: Difference): string {
