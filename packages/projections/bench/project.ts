@@ -19,10 +19,11 @@ import { fileURLToPath } from 'node:url';
 import { createDatabasePool, migrate } from '@ghostnet/db';
 import { createLogger } from '@ghostnet/logger';
 import { createTestDatabase, createTestStream } from '@ghostnet/test';
+import type { z } from 'zod';
 import { ALL_PROJECTIONS } from '../src/projections/index.ts';
 import { ProjectionRunner, RUNNER_POOL_OPTIONS } from '../src/runtime/runner.ts';
 import { percentile } from '../src/runtime/stats.ts';
-import type { BulkResult, PacedResult, PublisherCommand } from './publisher.ts';
+import { BulkResult, PacedResult, type PublisherCommand, Ready } from './publisherProtocol.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1_000);
@@ -53,12 +54,13 @@ async function startPublisher(setup: Record<string, unknown>) {
         resolve(m);
       });
     });
-  await next();
+  Ready.parse(await next());
   return {
-    ask<T>(command: PublisherCommand): Promise<T> {
-      const answer = next();
+    /** Sends a command; its answer, parsed with the schema the publisher answers that command with. */
+    async ask<S extends z.ZodType>(command: PublisherCommand, answer: S): Promise<z.infer<S>> {
+      const reply = next();
       child.send(command);
-      return answer as Promise<T>;
+      return answer.parse(await reply);
     },
     async stop() {
       if (child.exitCode !== null || !child.connected) return;
@@ -93,7 +95,7 @@ async function main() {
         .join(' ')}`,
     );
     let t = performance.now();
-    const bulk = await load.ask<BulkResult>({ cmd: 'bulk', events: EVENTS });
+    const bulk = await load.ask({ cmd: 'bulk', events: EVENTS }, BulkResult);
     let last = bulk.last;
     log(`stream: ${last} events appended in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
@@ -165,13 +167,10 @@ async function main() {
       perProjection.clear();
       batchesOf.clear();
       live = true;
-      const paced = await load.ask<PacedResult>({
-        cmd: 'paced',
-        rate: RATE,
-        seconds: LIVE_SECONDS,
-        msPerTx: secondsPerTx * 1000,
-        resetEvery,
-      });
+      const paced = await load.ask(
+        { cmd: 'paced', rate: RATE, seconds: LIVE_SECONDS, msPerTx: secondsPerTx * 1000, resetEvery },
+        PacedResult,
+      );
       last = paced.last;
       const { sent, achieved } = paced;
       const counts = new Map(paced.counts);

@@ -1,53 +1,20 @@
 /**
  * The benchmark's load generator, in a process of its own: in production the ingester appends from another
- * process, so the projector's event loop must not also build and publish the load it is measured on
- * (publishing took a third of its thread: socket writes, request bookkeeping). Commands come over IPC.
+ * process, so the projector's event loop must not also build and publish the load it is measured on (each
+ * publish is a socket write, a request with its own error object and inbox). Commands come over IPC
+ * (publisherProtocol.ts).
  */
 
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { z } from 'zod';
 import { publishAll, SyntheticGame } from '../src/testing/synthetic.ts';
-
-export const PublisherSetup = z.object({
-  natsUrl: z.string(),
-  chainId: z.number(),
-  prefix: z.string(),
-  seed: z.number(),
-  players: z.number(),
-  capacity: z.number(),
-  resetEvery: z.number(),
-});
-
-export const PublisherCommand = z.discriminatedUnion('cmd', [
-  /** As fast as the stream takes them. */
-  z.object({ cmd: z.literal('bulk'), events: z.number() }),
-  /** At a steady rate, a tick's worth at a time with one publish round in flight, as the ingester appends. */
-  z.object({
-    cmd: z.literal('paced'),
-    rate: z.number(),
-    seconds: z.number(),
-    msPerTx: z.number(),
-    resetEvery: z.number(),
-  }),
-  z.object({ cmd: z.literal('stop') }),
-]);
-export type PublisherCommand = z.infer<typeof PublisherCommand>;
-
-export interface BulkResult {
-  last: number;
-  /** Chain blocks spanned by what was published. */
-  blocks: number;
-}
-
-export interface PacedResult {
-  last: number;
-  sent: number;
-  achieved: number;
-  counts: [string, number][];
-  /** Event name per published sequence, for the slow-batch listing. */
-  names: [number, string][];
-}
+import {
+  type BulkResult,
+  type PacedResult,
+  PublisherCommand,
+  PublisherSetup,
+  Ready,
+} from './publisherProtocol.ts';
 
 function send(message: unknown): void {
   process.send!(message);
@@ -118,7 +85,7 @@ async function main() {
     const achieved = sent / ((Date.now() - started) / 1000);
     send({ last, sent, achieved, counts: [...counts], names } satisfies PacedResult);
   });
-  send('ready');
+  send(Ready.value);
 }
 
 await main();
