@@ -117,7 +117,7 @@ interface Item {
 type Outcome = 'ok' | 'rewind' | 'failed' | 'gone';
 
 // Row schemas live at module level: zod compiles a parser on a schema's first use, so a schema built per call
-// is compiled per call (a tenth of the worker's CPU under live load once).
+// is compiled per call (zod was 6 % of the projector's thread under live load while this one was inline).
 const CheckpointRow = z.object({ last_sequence: z.number(), status: z.string(), holds_lease: z.boolean() });
 const SessionStartRow = z.object({
   last_sequence: z.number(),
