@@ -26,4 +26,23 @@ describe('projector env', () => {
       projectorEnv({ ...base, PROJECTOR_PREPARE_STATEMENTS: 'false' }).PROJECTOR_PREPARE_STATEMENTS,
     ).toBe(false);
   });
+  it('runs every projection unless PROJECTOR_PROJECTIONS names some, and refuses a name it does not know', () => {
+    expect(projectorEnv(base).PROJECTOR_PROJECTIONS).toEqual([
+      'feed',
+      'game',
+      'scans',
+      'leaderboards',
+      'crews',
+    ]);
+    expect(
+      projectorEnv({ ...base, PROJECTOR_PROJECTIONS: 'game, leaderboards' }).PROJECTOR_PROJECTIONS,
+    ).toEqual(['game', 'leaderboards']);
+    expect(() => projectorEnv({ ...base, PROJECTOR_PROJECTIONS: 'game,leaderbords' })).toThrow(
+      /PROJECTOR_PROJECTIONS: unknown projection 'leaderbords' \(known: /,
+    );
+    // Empty is unset, as for every variable; an empty name in a list is not.
+    expect(projectorEnv({ ...base, PROJECTOR_PROJECTIONS: '' }).PROJECTOR_PROJECTIONS).toHaveLength(5);
+    expect(() => projectorEnv({ ...base, PROJECTOR_PROJECTIONS: 'game,' })).toThrow(/unknown projection ''/);
+    expect(() => projectorEnv({ ...base, PROJECTOR_PROJECTIONS: 'game,game' })).toThrow(/named twice: game/);
+  });
 });

@@ -1,5 +1,27 @@
 import { bool, chainEnv, databaseEnv, logEnv, natsEnv, parseEnv } from '@ghostnet/config';
+import { ALL_PROJECTIONS } from '@ghostnet/projections';
 import { z } from 'zod';
+
+const NAMES = ALL_PROJECTIONS.map((p) => p.name);
+
+/**
+ * Which projections this process runs. Leases are per projection generation, so replicas with different lists
+ * split the work between them, each list held by its own replicas (a replica stands by only for its own list).
+ */
+const projectionList = z
+  .string()
+  .transform((list) => list.split(',').map((name) => name.trim()))
+  .superRefine((names, ctx) => {
+    for (const name of names) {
+      if (!NAMES.includes(name))
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown projection '${name}' (known: ${NAMES.join(', ')})`,
+        });
+    }
+    const repeated = names.filter((name, i) => names.indexOf(name) !== i);
+    if (repeated.length) ctx.addIssue({ code: 'custom', message: `named twice: ${repeated.join(', ')}` });
+  });
 
 export const ProjectorEnv = z
   .object({
@@ -7,6 +29,8 @@ export const ProjectorEnv = z
     ...natsEnv,
     ...logEnv,
     CHAIN_ID: chainEnv.CHAIN_ID,
+    /** Comma-separated projection names this process runs (default: every one). */
+    PROJECTOR_PROJECTIONS: projectionList.default([...NAMES]),
     /** Stream messages per transaction. */
     PROJECTOR_BATCH_SIZE: z.coerce.number().int().min(1).max(5_000).default(1_000),
     /** After a batch's first message, how long to wait for more (0: take what is buffered). */

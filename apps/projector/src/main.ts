@@ -16,8 +16,8 @@ import { projectorEnv } from './env.ts';
 import { projectorMetrics } from './metrics.ts';
 
 /**
- * `projector`: runs every projection (migrations first), until SIGTERM/SIGINT: each batch in flight commits
- * and is acknowledged, then the leases are released.
+ * `projector`: runs every projection, or those PROJECTOR_PROJECTIONS names (migrations first), until
+ * SIGTERM/SIGINT: each batch in flight commits and is acknowledged, then the leases are released.
  * `projector projections list|status|rebuild NAME|resume NAME`: the operator's commands, then exit.
  */
 async function main(argv: string[]): Promise<void> {
@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<void> {
   );
   if (drift.length) logger.warn({ drift }, 'the stream differs from infra/nats/stream.json');
 
+  const projections = ALL_PROJECTIONS.filter((p) => env.PROJECTOR_PROJECTIONS.includes(p.name));
   const runner = new ProjectionRunner({
     pool,
     databaseUrl,
@@ -67,7 +68,7 @@ async function main(argv: string[]): Promise<void> {
     streamName: env.STREAM_NAME,
     chainId: env.CHAIN_ID,
     subjectPrefix: env.SUBJECT_PREFIX,
-    projections: [...ALL_PROJECTIONS],
+    projections,
     logger,
     batchSize: env.PROJECTOR_BATCH_SIZE,
     batchWaitMs: env.PROJECTOR_BATCH_WAIT_MS,
@@ -102,7 +103,7 @@ async function main(argv: string[]): Promise<void> {
           health: { ready: () => runner.stats().workers.length + runner.stats().standby.length > 0 },
         });
   logger.info(
-    { stream: env.STREAM_NAME, epoch, projections: ALL_PROJECTIONS.map((p) => p.name) },
+    { stream: env.STREAM_NAME, epoch, projections: projections.map((p) => p.name) },
     'projector started',
   );
 

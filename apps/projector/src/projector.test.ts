@@ -207,4 +207,48 @@ describe('projector process', () => {
     await b.stop();
     expect(await dumpAll(h.pool)).toEqual(await uninterrupted(h, last));
   }, 300_000);
+  it('replicas split the projections (PROJECTOR_PROJECTIONS): each holds and stands by for its own list only', async () => {
+    h = await createHarness();
+    const game = new SyntheticGame({ secondsPerTx: 30, seed: 47, players: 150, capacity: 30 });
+    let seqs = await h.publish(game.take(3_000));
+    const ctx = { pool: h.pool, jsm: h.stream.jsm, streamName: h.stream.name };
+    const holders = async () =>
+      Object.fromEntries((await projectionStatus(ctx)).map((g) => [g.projection, g.holder]));
+    const off = { DERIVE_SURVIVORS: 'false' };
+    const heavy = startProjector(h, { ...off, PROJECTOR_PROJECTIONS: 'game,leaderboards' });
+    const light = startProjector(h, { ...off, PROJECTOR_PROJECTIONS: 'feed, scans,crews' });
+    await until('both lists applied', () => caughtUp(h!, seqs[seqs.length - 1]!), 120_000);
+    const of = (p: Started) => expect.stringMatching(`pid ${p.pid}$`);
+    expect(await holders()).toEqual({
+      game: of(heavy),
+      leaderboards: of(heavy),
+      feed: of(light),
+      scans: of(light),
+      crews: of(light),
+    });
+
+    // A replica for `game` alone: it stands by for `game`, and takes nothing else when `heavy` dies.
+    const standby = startProjector(h, { ...off, PROJECTOR_PROJECTIONS: 'game' });
+    await until('the standby to start', () => standby.output().includes('projector started'));
+    await heavy.kill();
+    await until(
+      'game to move to the standby',
+      async () => (await holders()).game?.endsWith(`pid ${standby.pid}`) ?? false,
+      15_000,
+    );
+    seqs = await h.publish(game.take(500));
+    const last = seqs[seqs.length - 1]!;
+    await until('game and the light list to apply the new events', async () => {
+      const c = await checkpoints(h!.pool);
+      return ['game', 'feed', 'scans', 'crews'].every((p) => (c[p] ?? 0) >= last);
+    });
+    const now = await holders();
+    expect(now.leaderboards).toBeNull();
+    expect((await checkpoints(h.pool)).leaderboards).toBeLessThan(last);
+
+    // A replica with leaderboards in its list brings it back; the tables equal one runner's.
+    startProjector(h, { ...off, PROJECTOR_PROJECTIONS: 'leaderboards' });
+    await until('catch-up', () => caughtUp(h!, last), 120_000);
+    expect(await dumpAll(h.pool)).toEqual(await uninterrupted(h, last));
+  }, 300_000);
 });
