@@ -30,6 +30,7 @@ import { lazyChildLogger } from './http/requestLogger.ts';
 import { helmetHeaders } from './http/securityHeaders.ts';
 import { readSession } from './http/session.ts';
 import { leaderboardRoutes } from './leaderboard/routes.ts';
+import { pruneTypingChallenges } from './minigame/routes.ts';
 import { OutboxPublisher } from './outbox/publisher.ts';
 import { rateLimiter } from './rateLimit/hook.ts';
 import { SharedQuota } from './rateLimit/sharedQuota.ts';
@@ -157,9 +158,12 @@ export async function createApi(options: CreateApiOptions): Promise<Api> {
       publisher.start();
       await cache.start();
       const prune = () =>
-        Promise.all([quota.prune(), context.nonces.prune(), pruneRevoked(pool)]).catch((error) =>
-          logger.warn({ err: error }, 'pruning failed'),
-        );
+        Promise.all([
+          quota.prune(),
+          context.nonces.prune(),
+          pruneRevoked(pool),
+          pruneTypingChallenges(pool),
+        ]).catch((error) => logger.warn({ err: error }, 'pruning failed'));
       const timer = setInterval(prune, 60_000);
       timer.unref();
       timers.push(timer);

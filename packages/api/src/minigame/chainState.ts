@@ -1,6 +1,7 @@
 import { ghostCoreAbi, traceScanAbi } from '@ghostnet/contracts';
 import { LEVELS, type LevelName } from '@ghostnet/events';
 import type { Address, PublicClient } from 'viem';
+import type { Reduction } from './rules.ts';
 
 /** What deciding a boost needs to know about the player, as of now. */
 export interface BoostContext {
@@ -8,8 +9,8 @@ export interface BoostContext {
   level: LevelName | null;
   /** A scan of the player's level executed and not finalized: its seed is public, no signing. */
   scanPending: boolean;
-  /** Active DEATH_REDUCTION boosts (bps), for the 3500 bps cap. */
-  activeDeathReductionBps: number;
+  /** Active DEATH_REDUCTION boosts, for the 3500 bps cap (with the signatures not applied yet). */
+  activeDeathReductions: Reduction[];
   /** Unix seconds of the next scan of the player's level. */
   nextScanTime: number | null;
 }
@@ -32,7 +33,7 @@ export function createChainState(
           alive: false,
           level: null,
           scanPending: false,
-          activeDeathReductionBps: 0,
+          activeDeathReductions: [],
           nextScanTime: null,
         };
       }
@@ -58,14 +59,14 @@ export function createChainState(
         client.getBlock(),
       ]);
       const now = block.timestamp;
-      const activeDeathReductionBps = boosts
+      const activeDeathReductions = boosts
         .filter((b) => b.boostType === 0 && b.expiry > now)
-        .reduce((sum, b) => sum + b.valueBps, 0);
+        .map((b) => ({ valueBps: b.valueBps, expiry: Number(b.expiry) }));
       return {
         alive: true,
         level: LEVELS[position.level] as LevelName,
         scanPending: scan.active && !scan.finalized,
-        activeDeathReductionBps,
+        activeDeathReductions,
         nextScanTime: Number(nextScanTime),
       };
     },

@@ -38,6 +38,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { call, type RunningApi, startApi, TEST_JWT, TEST_SIWE } from '../testing/apiProcess.ts';
+import { pruneTypingChallenges } from './routes.ts';
+import { expectedDurationMs } from './rules.ts';
 
 // Each file starts API processes: slow to start on a loaded machine, never a reason to fail.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
@@ -57,6 +59,8 @@ const tokens = new Map<string, string>();
 let ingester: Ingester | undefined;
 let runner: ProjectionRunner | undefined;
 let pool: DatabasePool | undefined;
+/** The API's own tables, to look at what a request left behind. */
+let apiDb: DatabasePool;
 let gateway: Gateway | undefined;
 let client: GatewayClient | undefined;
 /** The second boost of the first test: applied on chain later, while an SDK client watches. */
@@ -106,23 +110,23 @@ beforeAll(async () => {
     expect((await send(player, 'GhostCore', 'jackIn', [200n * E18, DARKNET])).status).toBe('success');
     expect(await read('isAlive', [player.address])).toBe(true);
   }
-  api = await startApi({
-    databaseUrl: db.url,
-    stream,
-    env: {
-      RPC_URL: anvil.rpcUrl,
-      GHOST_CORE_ADDRESS: deployment.addresses.GhostCore,
-      TRACE_SCAN_ADDRESS: deployment.addresses.TraceScan,
-      BOOST_SIGNER_PRIVATE_KEY: signerKey,
-      RATE_LIMIT_ANON_PER_MINUTE: '10000',
-      LOG_LEVEL: 'trace',
-    },
-  });
+  api = await startApi({ databaseUrl: db.url, stream, env: apiEnv(anvil.rpcUrl) });
+  apiDb = await createDatabasePool(db.url, { maximumPoolSize: 2 });
   for (const player of [alice!, bob!, carol!, dave!, erin!]) tokens.set(player.address, await login(player));
+});
+
+const apiEnv = (rpcUrl: string) => ({
+  RPC_URL: rpcUrl,
+  GHOST_CORE_ADDRESS: deployment.addresses.GhostCore,
+  TRACE_SCAN_ADDRESS: deployment.addresses.TraceScan,
+  BOOST_SIGNER_PRIVATE_KEY: signerKey,
+  RATE_LIMIT_ANON_PER_MINUTE: '10000',
+  LOG_LEVEL: 'trace',
 });
 
 afterAll(async () => {
   client?.close();
+  await apiDb?.end();
   await gateway?.stop();
   // The gateway's connection-lease bucket lives beside the test stream on the shared NATS.
   if (gateway) await stream.jsm.streams.delete(`KV_gw_${stream.name}`).catch(() => {});
@@ -168,13 +172,19 @@ async function minigameEvents() {
   return out;
 }
 
-const challenge = async (player: LocalAccount) =>
+/** A challenge issued "just now": nobody can have typed it yet. */
+const freshChallenge = async (player: LocalAccount) =>
   (await call(api.url, 'POST', '/minigame/typing/challenge', { token: tokens.get(player.address) })).body;
 
-/**
- * A plausible result for a challenge: 180 WPM at 90 % (1500 bps), typed in 0.5 s (within the ±5 s the facts
- * file allows of the 2–4 s 180 WPM takes, and no longer than the challenge has existed), or with changes.
- */
+/** A challenge as the player answers it: issued 10 s ago (its issue time moved back instead of waiting). */
+async function challenge(player: LocalAccount) {
+  const ch = await freshChallenge(player);
+  await apiDb.query(sql.unsafe`
+    UPDATE api_typing_challenges SET issued_at = issued_at - interval '10 seconds' WHERE id = ${ch.challengeId}`);
+  return ch;
+}
+
+/** A plausible result for a challenge: 180 WPM at 90 % (1500 bps), typed in the time 180 WPM takes, or with changes. */
 function result(ch: { challengeId: string; command: string }, change: Record<string, unknown> = {}) {
   return {
     challengeId: ch.challengeId,
@@ -182,7 +192,7 @@ function result(ch: { challengeId: string; command: string }, change: Record<str
     wpm: 180,
     command: ch.command,
     timestamp: Date.now(),
-    duration: 500,
+    duration: expectedDurationMs(ch.command, 180),
     ...change,
   };
 }
@@ -236,6 +246,10 @@ describe('typing mini-game on anvil with our GhostCore', () => {
     } finally {
       await review.end();
     }
+    // The 2000 bps signature is not applied yet, but it counts: 1500 active + 2000 promised leaves nothing.
+    // (Counting the chain alone, a third win would be signed 2000 again, and both applied give 5500.)
+    const third = await submit(alice!, result(await challenge(alice!), { accuracy: 1 }));
+    expect(third.body).toEqual({ valid: true, reason: 'BOOST_CAP_REACHED' });
   });
 
   it("the applied boost is indexed: ingester → stream → projector shows a BOOST on the player's position", async () => {
@@ -369,6 +383,10 @@ describe('typing mini-game on anvil with our GhostCore', () => {
       const res = await submit(carol!, result(await challenge(carol!), change));
       expect({ change, body: res.body }).toEqual({ change, body: { valid: false, reason } });
     }
+    // A bot answering the moment the challenge is issued, claiming no time at all: the ±5 s the facts file
+    // allows covers the 2–4 s that 180 WPM takes, but the server saw no such time pass.
+    const instant = await submit(carol!, result(await freshChallenge(carol!), { duration: 0 }));
+    expect(instant.body).toEqual({ valid: false, reason: 'DURATION_IMPLAUSIBLE' });
   });
 
   it('refuses malformed input with 400 and the error shape', async () => {
@@ -402,6 +420,75 @@ describe('typing mini-game on anvil with our GhostCore', () => {
     });
   });
 
+  it('two wins at once: the second is capped by the signature the first was given, applied or not', async () => {
+    const [a, b] = await Promise.all([challenge(carol!), challenge(carol!)]);
+    const both = await Promise.all([
+      submit(carol!, result(a, { accuracy: 1, wpm: 120, duration: expectedDurationMs(a.command, 120) })),
+      submit(
+        carol!,
+        result(b, {
+          accuracy: 1,
+          wpm: 120,
+          duration: expectedDurationMs(b.command, 120),
+          timestamp: Date.now() + 1,
+        }),
+      ),
+    ]);
+    expect(both.map((r) => r.body.boost?.valueBps ?? r.body.reason).sort()).toEqual([
+      3500,
+      'BOOST_CAP_REACHED',
+    ]);
+  });
+
+  it('reads the chain only for a result that could earn a boost: a cheat is answered while the chain is down', async () => {
+    const offline = await startApi({ databaseUrl: db.url, stream, env: apiEnv('http://127.0.0.1:9') });
+    try {
+      const submitOffline = (body: unknown) =>
+        call(offline.url, 'POST', '/minigame/typing/result', { token: tokens.get(dave!.address), body });
+      expect((await submitOffline(result(await challenge(dave!), { wpm: 5 }))).body).toEqual({
+        valid: false,
+        reason: 'WPM_OUT_OF_RANGE',
+      });
+      expect(
+        (await submitOffline({ ...result(await challenge(dave!)), challengeId: crypto.randomUUID() })).body,
+      ).toEqual({ valid: false, reason: 'CHALLENGE_UNKNOWN' });
+      // One that could earn a boost needs the chain: 503, and nothing is used up.
+      const winner = result(await challenge(dave!));
+      const down = await submitOffline(winner);
+      expect(down.status).toBe(503);
+      expect(down.body.error.code).toBe('CHAIN_UNAVAILABLE');
+      expect((await submit(dave!, winner)).body).toEqual({ valid: false, reason: 'NO_POSITION' });
+    } finally {
+      await offline.stop();
+    }
+  });
+
+  it('bounds the challenges a player holds open, and prunes the unanswered ones once expired', async () => {
+    const grace = privateKeyToAccount(generatePrivateKey());
+    tokens.set(grace.address, await login(grace));
+    const open = [];
+    for (let i = 0; i < 20; i++) open.push(await freshChallenge(grace));
+    const over = await call(api.url, 'POST', '/minigame/typing/challenge', {
+      token: tokens.get(grace.address),
+    });
+    expect(over.status).toBe(429);
+    expect(over.body.error.code).toBe('TOO_MANY_CHALLENGES');
+    // Answered ones stay (the hourly limit and the replay check read their results); expired ones free a slot.
+    await submit(grace, result(open[0], { wpm: 5 }));
+    const address = grace.address.toLowerCase();
+    await apiDb.query(sql.unsafe`
+      UPDATE api_typing_challenges SET issued_at = now() - interval '3 hours', expires_at = now() - interval '2 hours'
+      WHERE address = ${address}`);
+    expect(
+      (await call(api.url, 'POST', '/minigame/typing/challenge', { token: tokens.get(grace.address) }))
+        .status,
+    ).toBe(200);
+    expect(await pruneTypingChallenges(apiDb)).toBeGreaterThanOrEqual(19);
+    const left = await apiDb.anyFirst(sql.type(z.object({ answered: z.boolean() }))`
+      SELECT answered_at IS NOT NULL AS answered FROM api_typing_challenges WHERE address = ${address} ORDER BY issued_at`);
+    expect(left).toEqual([true, false]);
+  });
+
   it('signs nothing for a player without a position, or while a scan of their level is pending', async () => {
     expect((await submit(dave!, result(await challenge(dave!)))).body).toEqual({
       valid: false,
@@ -414,10 +501,15 @@ describe('typing mini-game on anvil with our GhostCore', () => {
     await publicClient.request({ method: 'evm_increaseTime' as never, params: [10] as never });
     await send(owner, 'TraceScan', 'executeScan', [DARKNET]);
     const ch = await challenge(bob!);
-    expect((await submit(bob!, result(ch, { timestamp: Date.now() + 1 }))).body).toEqual({
-      valid: false,
-      reason: 'SCAN_PENDING',
-    });
+    const games = async () =>
+      apiDb.oneFirst(sql.type(z.object({ n: z.number() }))`
+        SELECT count(*)::int AS n FROM api_typing_results WHERE address = ${bob!.address.toLowerCase()}`);
+    const before = await games();
+    const pending = result(ch, { timestamp: Date.now() + 1 });
+    expect((await submit(bob!, pending)).body).toEqual({ valid: false, reason: 'SCAN_PENDING' });
+    // The player cannot see the scan's state: the game is not used up, the same answer may come again.
+    expect((await submit(bob!, pending)).body).toEqual({ valid: false, reason: 'SCAN_PENDING' });
+    expect(await games()).toBe(before);
   });
 
   it("serializes one player's results: the same timestamp twice is one game, and the hourly cap holds under concurrency", async () => {

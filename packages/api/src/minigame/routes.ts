@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { sql } from '@ghostnet/db';
+import type { CommonQueryMethods } from 'slonik';
 import type { Address } from 'viem';
 import { z } from 'zod';
 import type { ApiContext, ZodApp } from '../context.ts';
@@ -14,6 +15,7 @@ import {
   boostExpiry,
   cappedBps,
   checkResult,
+  committedReductionBps,
   LIMITS,
   RejectReason,
   rewardBps,
@@ -71,6 +73,7 @@ const ChallengeRow = z.object({
 });
 
 const CountRow = z.object({ n: z.number() });
+const SignedRow = z.object({ value_bps: z.number(), expiry: z.number() });
 const OneRow = z.object({ one: z.number() });
 
 const auth: Record<string, string[]>[] = [{ bearer: [] }, { cookie: [] }];
@@ -93,6 +96,17 @@ export function minigameRoutes(deps: MinigameDeps) {
       },
       async (request) => {
         const address = sessionOf(request).address;
+        // Every challenge is a row: a player may hold a few open at once (tabs, retries), not an unbounded number.
+        const open = await ctx.pool.oneFirst(sql.type(CountRow)`
+          SELECT count(*)::int AS n FROM api_typing_challenges
+          WHERE address = ${address} AND answered_at IS NULL AND expires_at > now()`);
+        if (open >= LIMITS.openChallenges) {
+          throw new ApiError(
+            429,
+            'TOO_MANY_CHALLENGES',
+            `${open} challenges are open: answer one or let them expire`,
+          );
+        }
         const command = TYPING_COMMANDS[randomInt(TYPING_COMMANDS.length)]!;
         const now = Date.now();
         const row = await ctx.pool.one(sql.type(ChallengeRow)`
@@ -124,65 +138,65 @@ export function minigameRoutes(deps: MinigameDeps) {
         const address = sessionOf(request).address as Address;
         const body = request.body;
         const now = Date.now();
+        const nowSeconds = Math.floor(now / 1000);
         const reject = (reason: RejectReason) => ({ valid: false, reason });
+        const readChain = () =>
+          deps.boostContext(address).catch((error) => {
+            request.log.warn({ err: error }, 'chain read failed');
+            throw new ApiError(503, 'CHAIN_UNAVAILABLE', 'cannot read the chain right now; try again');
+          });
 
         // The chain is read before the transaction (no row lock or pooled connection held across an RPC call),
-        // and only when the result could earn a boost.
-        const context =
-          rewardBps(body.accuracy, body.wpm) > 0 && body.accuracy <= 1
-            ? await playerContext(ctx, deps, address).catch((error) => {
-                request.log.warn({ err: error }, 'chain read failed');
-                throw new ApiError(503, 'CHAIN_UNAVAILABLE', 'cannot read the chain right now; try again');
-              })
-            : null;
+        // and only for a result that passes the checks that cost nothing but a read here and could earn a
+        // boost: a cheat, a replay or a game over the hourly limit never costs an RPC call (or an answer of
+        // 503 while the chain is down). If the transaction finds otherwise, it asks for the chain and runs again.
+        const pre = await gameCheck(ctx.pool, address, body, now);
+        let context = pre === null && rewardBps(body.accuracy, body.wpm) > 0 ? await readChain() : null;
 
-        const outcome = await ctx.pool.transaction(async (tx) => {
-          // One player's results one at a time: the hourly count and the timestamp replay check below read
-          // what concurrent submissions of other challenges would insert (and a shared timestamp would
-          // otherwise hit the unique index: a 500). Other players are not held up.
-          await tx.query(
-            sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`typing:${address}`}, 0))`,
-          );
-          // The row lock makes "answered once" hold against concurrent submissions.
-          const challenge = await tx.maybeOne(sql.type(ChallengeRow)`
-            SELECT id, address, command, issued_at, expires_at, answered_at FROM api_typing_challenges
-            WHERE id = ${body.challengeId} FOR UPDATE`);
-          if (!challenge) return { response: reject('CHALLENGE_UNKNOWN') };
-          if (challenge.address !== address) return { response: reject('CHALLENGE_NOT_YOURS') };
-          if (challenge.answered_at !== null) return { response: reject('CHALLENGE_REPLAYED') };
-          if (challenge.expires_at <= now) return { response: reject('CHALLENGE_EXPIRED') };
+        const attempt = () =>
+          ctx.pool.transaction(async (tx) => {
+            // One player's results one at a time: the hourly count, the timestamp replay check and the boosts
+            // signed so far read what concurrent submissions would insert (and a shared timestamp would
+            // otherwise hit the unique index: a 500). Other players are not held up.
+            await tx.query(
+              sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`typing:${address}`}, 0))`,
+            );
+            // The row lock makes "answered once" hold against concurrent submissions.
+            const challenge = await tx.maybeOne(sql.type(ChallengeRow)`
+              SELECT id, address, command, issued_at, expires_at, answered_at FROM api_typing_challenges
+              WHERE id = ${body.challengeId} FOR UPDATE`);
+            const refused = challengeCheck(challenge, address, now);
+            if (refused || !challenge) return { response: reject(refused ?? 'CHALLENGE_UNKNOWN') };
 
-          const recent = await tx.oneFirst(sql.type(CountRow)`
-            SELECT count(*)::int AS n FROM api_typing_results
-            WHERE address = ${address} AND created_at > to_timestamp(${(now - 3_600_000) / 1000})`);
-          const replay = await tx.maybeOneFirst(sql.type(OneRow)`
-            SELECT 1 AS one FROM api_typing_results WHERE address = ${address} AND client_timestamp = ${body.timestamp}`);
+            let reason = await gameCheck(tx, address, body, now, challenge);
+            if (reason === 'TOO_MANY_GAMES' || reason === 'RESULT_REPLAYED')
+              return { response: reject(reason) };
 
-          let reason: RejectReason | null =
-            recent >= LIMITS.gamesPerHour
-              ? 'TOO_MANY_GAMES'
-              : replay
-                ? 'RESULT_REPLAYED'
-                : checkResult(body, { command: challenge.command, issuedAt: challenge.issued_at }, now);
-          if (reason === 'TOO_MANY_GAMES' || reason === 'RESULT_REPLAYED')
-            return { response: reject(reason) };
-
-          let valid = reason === null;
-          const suspicious = valid ? suspicionsOf(body) : [];
-          if (suspicious.length > 0)
-            request.log.info({ address, flags: suspicious, wpm: body.wpm }, 'suspicious typing result');
-          let boost: z.infer<typeof Boost> | undefined;
-          if (valid) {
-            const reward = rewardBps(body.accuracy, body.wpm);
-            if (reward === 0 || !context) reason = 'NO_REWARD';
-            else {
+            let valid = reason === null;
+            const suspicious = valid ? suspicionsOf(body) : [];
+            if (suspicious.length > 0)
+              request.log.info({ address, flags: suspicious, wpm: body.wpm }, 'suspicious typing result');
+            let boost: z.infer<typeof Boost> | undefined;
+            const reward = valid ? rewardBps(body.accuracy, body.wpm) : 0;
+            if (valid && reward === 0) reason = 'NO_REWARD';
+            else if (valid) {
+              if (!context) throw new ChainNeeded();
               if (!context.alive) [valid, reason] = [false, 'NO_POSITION'];
-              else if (context.scanPending) [valid, reason] = [false, 'SCAN_PENDING'];
+              // The seed is public until the scan is finalized. Nothing is used up: the same result can be
+              // sent again once the scan is over (the player cannot see this state; the server can).
+              else if (context.scanPending) return { response: reject('SCAN_PENDING') };
               else {
-                const valueBps = cappedBps(reward, context.activeDeathReductionBps);
+                const signed = await tx.any(sql.type(SignedRow)`
+                  SELECT value_bps, expiry FROM api_typing_results
+                  WHERE address = ${address} AND boost_type = 0 AND expiry > ${nowSeconds}`);
+                const committed = committedReductionBps(
+                  context.activeDeathReductions,
+                  signed.map((r) => ({ valueBps: r.value_bps, expiry: r.expiry })),
+                  nowSeconds,
+                );
+                const valueBps = cappedBps(reward, committed);
                 if (valueBps === 0) reason = 'BOOST_CAP_REACHED';
                 else {
-                  const nowSeconds = Math.floor(now / 1000);
                   const expiry = boostExpiry(context.nextScanTime ?? nowSeconds, nowSeconds);
                   const nonce = BoostSigner.nonce();
                   const signature = await deps.signer.sign({
@@ -196,34 +210,43 @@ export function minigameRoutes(deps: MinigameDeps) {
                 }
               }
             }
-          }
 
-          await tx.query(
-            sql.unsafe`UPDATE api_typing_challenges SET answered_at = now() WHERE id = ${challenge.id}`,
-          );
-          await tx.query(sql.unsafe`
-            INSERT INTO api_typing_results
-              (challenge_id, address, accuracy, wpm, duration_ms, client_timestamp, valid, reason,
-               boost_type, value_bps, expiry, nonce, signature, suspicious)
-            VALUES (${challenge.id}, ${address}, ${body.accuracy}, ${body.wpm}, ${body.duration}, ${body.timestamp},
-                    ${valid}, ${reason}, ${boost ? boost.type : null}, ${boost ? boost.valueBps : null},
-                    ${boost ? boost.expiry : null}, ${boost ? boost.nonce : null}, ${boost ? boost.signature : null},
-                    ${sql.array(suspicious, 'text')})`);
-          if (valid) {
-            await enqueueAppEvent(tx, {
-              chainId: ctx.chainId,
-              name: 'MinigameResult',
-              args: {
-                address,
-                game: 'typing',
-                result: { valid, wpm: body.wpm, accuracy: body.accuracy, boostBps: boost?.valueBps ?? null },
-              },
-            });
-          }
-          return {
-            response: { valid, ...(reason ? { reason } : {}), ...(boost ? { boost } : {}) },
-            wroteOutbox: valid,
-          };
+            await tx.query(
+              sql.unsafe`UPDATE api_typing_challenges SET answered_at = now() WHERE id = ${challenge.id}`,
+            );
+            await tx.query(sql.unsafe`
+              INSERT INTO api_typing_results
+                (challenge_id, address, accuracy, wpm, duration_ms, client_timestamp, valid, reason,
+                 boost_type, value_bps, expiry, nonce, signature, suspicious)
+              VALUES (${challenge.id}, ${address}, ${body.accuracy}, ${body.wpm}, ${body.duration}, ${body.timestamp},
+                      ${valid}, ${reason}, ${boost ? boost.type : null}, ${boost ? boost.valueBps : null},
+                      ${boost ? boost.expiry : null}, ${boost ? boost.nonce : null}, ${boost ? boost.signature : null},
+                      ${sql.array(suspicious, 'text')})`);
+            if (valid) {
+              await enqueueAppEvent(tx, {
+                chainId: ctx.chainId,
+                name: 'MinigameResult',
+                args: {
+                  address,
+                  game: 'typing',
+                  result: {
+                    valid,
+                    wpm: body.wpm,
+                    accuracy: body.accuracy,
+                    boostBps: boost?.valueBps ?? null,
+                  },
+                },
+              });
+            }
+            return {
+              response: { valid, ...(reason ? { reason } : {}), ...(boost ? { boost } : {}) },
+              wroteOutbox: valid,
+            };
+          });
+        const outcome = await attempt().catch(async (error) => {
+          if (!(error instanceof ChainNeeded)) throw error;
+          context = await readChain();
+          return attempt();
         });
         if (outcome.wroteOutbox) ctx.outboxCommitted();
         return outcome.response;
@@ -232,10 +255,55 @@ export function minigameRoutes(deps: MinigameDeps) {
   };
 }
 
-/** Alive per the projections first (as the feed shows it), the chain when they do not know the position yet. */
-async function playerContext(ctx: ApiContext, deps: MinigameDeps, address: Address): Promise<BoostContext> {
-  const chain = await deps.boostContext(address);
-  if (chain.alive) return chain;
-  const projected = await ctx.read.position(address).catch(() => null);
-  return projected ? { ...chain, alive: true, level: projected.level } : chain;
+/** The transaction found a result worth a boost that the checks before it did not: it needs the chain. */
+class ChainNeeded extends Error {}
+
+function challengeCheck(
+  challenge: z.infer<typeof ChallengeRow> | null,
+  address: string,
+  now: number,
+): RejectReason | null {
+  if (!challenge) return 'CHALLENGE_UNKNOWN';
+  if (challenge.address !== address) return 'CHALLENGE_NOT_YOURS';
+  if (challenge.answered_at !== null) return 'CHALLENGE_REPLAYED';
+  if (challenge.expires_at <= now) return 'CHALLENGE_EXPIRED';
+  return null;
+}
+
+/**
+ * Every check that needs only the database: the challenge (read here unless the caller holds it locked), the
+ * hourly limit, the timestamp replay and the result's own plausibility.
+ */
+async function gameCheck(
+  db: CommonQueryMethods,
+  address: string,
+  body: z.infer<typeof ResultBody>,
+  now: number,
+  locked?: z.infer<typeof ChallengeRow>,
+): Promise<RejectReason | null> {
+  const challenge =
+    locked ??
+    (await db.maybeOne(sql.type(ChallengeRow)`
+      SELECT id, address, command, issued_at, expires_at, answered_at FROM api_typing_challenges
+      WHERE id = ${body.challengeId}`));
+  const refused = challengeCheck(challenge, address, now);
+  if (refused || !challenge) return refused;
+  const recent = await db.oneFirst(sql.type(CountRow)`
+    SELECT count(*)::int AS n FROM api_typing_results
+    WHERE address = ${address} AND created_at > to_timestamp(${(now - 3_600_000) / 1000})`);
+  if (recent >= LIMITS.gamesPerHour) return 'TOO_MANY_GAMES';
+  const replay = await db.maybeOneFirst(sql.type(OneRow)`
+    SELECT 1 AS one FROM api_typing_results WHERE address = ${address} AND client_timestamp = ${body.timestamp}`);
+  if (replay) return 'RESULT_REPLAYED';
+  return checkResult(body, { command: challenge.command, issuedAt: challenge.issued_at }, now);
+}
+
+/**
+ * Unanswered challenges an hour past their expiry (an answer that late is still told CHALLENGE_EXPIRED until
+ * then). Answered ones stay with their results, which the hourly limit and the replay checks read.
+ */
+export async function pruneTypingChallenges(pool: CommonQueryMethods): Promise<number> {
+  const result = await pool.query(sql.unsafe`
+    DELETE FROM api_typing_challenges WHERE answered_at IS NULL AND expires_at < now() - interval '1 hour'`);
+  return result.rowCount;
 }

@@ -3,6 +3,7 @@ import {
   boostExpiry,
   cappedBps,
   checkResult,
+  committedReductionBps,
   expectedDurationMs,
   rewardBps,
   suspicionsOf,
@@ -44,6 +45,10 @@ describe('typing result checks', () => {
     expect(checkResult({ ...good, accuracy: 1, keystrokes: Array(39).fill(205) }, challenge, now)).toBeNull();
     // A challenge issued 3 s ago cannot have been typed for 8 s.
     expect(checkResult(good, { command, issuedAt: now - 3_000 }, now + 1000)).toBe('DURATION_IMPLAUSIBLE');
+    // Nor at 149 WPM (3.2 s for 40 characters) 50 ms after it was issued, whatever duration is claimed.
+    const instant = { ...good, wpm: 149, duration: 0 };
+    expect(checkResult(instant, { command, issuedAt: now - 50 }, now)).toBe('DURATION_IMPLAUSIBLE');
+    expect(checkResult(instant, { command, issuedAt: now - 3_000 }, now)).toBeNull();
   });
 
   it('flags results that pass but look too good: over 150 WPM, keystrokes under 50 ms on average', () => {
@@ -83,6 +88,45 @@ describe('rewards', () => {
     expect(cappedBps(2500, 2000)).toBe(1500);
     expect(cappedBps(1000, 3500)).toBe(0);
     expect(boostExpiry(1_000_000, 999_000)).toBe(1_000_720);
+  });
+
+  it('counts signatures not applied yet toward the cap, and an applied one once', () => {
+    const t = 1_000;
+    // Nothing on chain; two signatures handed out and held back: both count.
+    expect(
+      committedReductionBps(
+        [],
+        [
+          { valueBps: 2500, expiry: t + 60 },
+          { valueBps: 1000, expiry: t + 60 },
+        ],
+        t,
+      ),
+    ).toBe(3500);
+    // One of them applied: the active boost is that signature, counted once.
+    expect(
+      committedReductionBps(
+        [{ valueBps: 2500, expiry: t + 60 }],
+        [
+          { valueBps: 2500, expiry: t + 60 },
+          { valueBps: 1000, expiry: t + 60 },
+        ],
+        t,
+      ),
+    ).toBe(3500);
+    // Two signatures of the same value and expiry, one applied: the other still counts.
+    expect(
+      committedReductionBps(
+        [{ valueBps: 1500, expiry: t + 60 }],
+        Array(2).fill({ valueBps: 1500, expiry: t + 60 }),
+        t,
+      ),
+    ).toBe(3000);
+    // An expired signature can no longer be applied; a boost active on chain counts whatever signed it.
+    expect(
+      committedReductionBps([{ valueBps: 500, expiry: t + 5 }], [{ valueBps: 2500, expiry: t }], t),
+    ).toBe(500);
+    expect(cappedBps(2500, committedReductionBps([], [{ valueBps: 3500, expiry: t + 1 }], t))).toBe(0);
     expect(boostExpiry(500, 1_000)).toBe(1_720);
   });
 });

@@ -36,6 +36,8 @@ export const LIMITS = {
   maxWpm: 200,
   durationToleranceMs: 5_000,
   gamesPerHour: 10,
+  /** Challenges a player may hold unanswered at once. */
+  openChallenges: 20,
   /** Average inter-key interval under this is not a human (facts file: < 20 ms rejected). */
   minKeyIntervalMs: 20,
   /** Facts file: over 150 WPM is suspicious. */
@@ -81,8 +83,11 @@ export function checkResult(
   if (!(result.wpm >= LIMITS.minWpm && result.wpm <= LIMITS.maxWpm)) return 'WPM_OUT_OF_RANGE';
   const expected = expectedDurationMs(result.command, result.wpm);
   if (Math.abs(result.duration - expected) > LIMITS.durationToleranceMs) return 'DURATION_IMPLAUSIBLE';
-  // Nobody types for longer than the challenge has existed (both times are the server's: no skew).
-  if (result.duration > now - challenge.issuedAt + 1_000) return 'DURATION_IMPLAUSIBLE';
+  // Nobody types for longer than the challenge has existed (both times are the server's: no skew), nor
+  // faster than the claimed speed allows: the ±5 s above covers every command at a high WPM, so without this
+  // an answer sent the moment the challenge was issued, claiming a duration of 0, would pass.
+  const elapsed = now - challenge.issuedAt + 1_000;
+  if (result.duration > elapsed || expected > elapsed) return 'DURATION_IMPLAUSIBLE';
   if (result.keystrokes) return checkKeystrokes(result);
   return null;
 }
@@ -132,9 +137,41 @@ export function rewardBps(accuracy: number, wpm: number): number {
   return tier + bonus;
 }
 
-/** What may still be granted under the 3500 bps cap, given the death reduction already active. */
-export function cappedBps(reward: number, activeReductionBps: number): number {
-  return Math.max(0, Math.min(reward, LIMITS.maxDeathReductionBps - activeReductionBps));
+/** What may still be granted under the 3500 bps cap, given the death reduction already active or promised. */
+export function cappedBps(reward: number, committedReductionBps: number): number {
+  return Math.max(0, Math.min(reward, LIMITS.maxDeathReductionBps - committedReductionBps));
+}
+
+/** A death reduction: an active boost on chain, or a signature handed out here. Expiry in Unix seconds. */
+export interface Reduction {
+  valueBps: number;
+  expiry: number;
+}
+
+/**
+ * The death reduction a player has or can still give themselves: the boosts active on chain plus every
+ * signature handed out that has not expired and is not among them. GhostCore does not cap applyBoost, so
+ * signatures held back and applied together (say, once a scan's seed shows the player would die) would
+ * otherwise pass the 3500 bps cap. An applied signature is the active boost with its value and expiry (each
+ * boost matches one signature); while the chain read lags an application, the signature is counted instead,
+ * never both.
+ */
+export function committedReductionBps(active: Reduction[], signed: Reduction[], nowSeconds: number): number {
+  const unmatched = new Map<string, number>();
+  for (const s of signed) {
+    if (s.expiry <= nowSeconds) continue;
+    const key = `${s.valueBps}:${s.expiry}`;
+    unmatched.set(key, (unmatched.get(key) ?? 0) + 1);
+  }
+  let total = 0;
+  for (const a of active) {
+    total += a.valueBps;
+    const key = `${a.valueBps}:${a.expiry}`;
+    const n = unmatched.get(key) ?? 0;
+    if (n > 0) unmatched.set(key, n - 1);
+  }
+  for (const [key, n] of unmatched) total += Number(key.split(':')[0]) * n;
+  return total;
 }
 
 /**
