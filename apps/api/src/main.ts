@@ -2,6 +2,7 @@ import {
   ApiEnv,
   BoostSigner,
   ConnectionLanes,
+  checkSignerSetup,
   contractAddresses,
   createApi,
   createChainState,
@@ -73,17 +74,32 @@ try {
   logger.fatal((error as Error).message);
   process.exit(78);
 }
-const minigame =
-  env.BOOST_SIGNER_PRIVATE_KEY && contracts && env.RPC_URL
-    ? minigameRoutes({
-        signer: new BoostSigner(env.BOOST_SIGNER_PRIVATE_KEY, env.CHAIN_ID, contracts.GhostCore as Address),
-        boostContext: createChainState(
-          createPublicClient({ transport: http(env.RPC_URL, { timeout: 5_000 }) }),
-          contracts,
-        ).boostContext,
-        challengeTtlMs: env.TYPING_CHALLENGE_TTL_SECONDS * 1000,
-      })
-    : null;
+async function startMinigame() {
+  if (!env.BOOST_SIGNER_PRIVATE_KEY || !contracts || !env.RPC_URL) return null;
+  const signer = new BoostSigner(env.BOOST_SIGNER_PRIVATE_KEY, env.CHAIN_ID, contracts.GhostCore as Address);
+  const client = createPublicClient({ transport: http(env.RPC_URL, { timeout: 5_000 }) });
+  const setup = await checkSignerSetup(client, {
+    chainId: env.CHAIN_ID,
+    ghostCore: contracts.GhostCore as Address,
+    signer: signer.address,
+  });
+  if (setup.ok === false) {
+    // Every boost would revert on chain while the API calls it valid: refuse to start instead.
+    logger.fatal(`the mini-game's signer does not match the chain: ${setup.problem}`);
+    process.exit(78);
+  }
+  if (setup.ok === 'unreachable')
+    logger.warn(
+      { err: setup.error },
+      'cannot check the boost signer against the chain yet (RPC unreachable)',
+    );
+  return minigameRoutes({
+    signer,
+    boostContext: createChainState(client, contracts).boostContext,
+    challengeTtlMs: env.TYPING_CHALLENGE_TTL_SECONDS * 1000,
+  });
+}
+const minigame = await startMinigame();
 if (!minigame)
   logger.info(
     'mini-game disabled (needs BOOST_SIGNER_PRIVATE_KEY, RPC_URL, and GHOST_CORE_ADDRESS + TRACE_SCAN_ADDRESS or DEPLOYMENT_FILE)',

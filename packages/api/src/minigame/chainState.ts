@@ -73,3 +73,33 @@ export function createChainState(
   };
 }
 export type ChainState = ReturnType<typeof createChainState>;
+
+/**
+ * Whether the chain would accept what this API signs: the RPC's chain is the one the domain names, and
+ * GhostCore's boostSigner is the signer's address. Otherwise every boost handed out reverts in applyBoost
+ * (InvalidSignature) while the API reports it valid. `unreachable` when the RPC does not answer: the
+ * mini-game answers 503 until it does, and a mismatch cannot be told yet.
+ */
+export async function checkSignerSetup(
+  client: PublicClient,
+  expected: { chainId: number; ghostCore: Address; signer: Address },
+): Promise<{ ok: true } | { ok: false; problem: string } | { ok: 'unreachable'; error: string }> {
+  let chainId: number;
+  let signer: Address;
+  try {
+    [chainId, signer] = await Promise.all([
+      client.getChainId(),
+      client.readContract({ address: expected.ghostCore, abi: ghostCoreAbi, functionName: 'boostSigner' }),
+    ]);
+  } catch (error) {
+    return { ok: 'unreachable', error: (error as Error).message.split('\n')[0]! };
+  }
+  if (chainId !== expected.chainId)
+    return { ok: false, problem: `RPC_URL serves chain ${chainId}, CHAIN_ID is ${expected.chainId}` };
+  if (signer.toLowerCase() !== expected.signer.toLowerCase())
+    return {
+      ok: false,
+      problem: `GhostCore ${expected.ghostCore} accepts boosts signed by ${signer}; BOOST_SIGNER_PRIVATE_KEY is the key of ${expected.signer}`,
+    };
+  return { ok: true };
+}

@@ -533,6 +533,22 @@ describe('typing mini-game on anvil with our GhostCore', () => {
     expect(burst.filter((r) => r.body.reason !== 'TOO_MANY_GAMES')).toHaveLength(9);
   });
 
+  it('refuses to start with a signer key GhostCore does not accept, naming both addresses, never the key', async () => {
+    const wrongKey = generatePrivateKey();
+    const wrong = await startApi({
+      databaseUrl: db.url,
+      stream,
+      env: { ...apiEnv(anvil.rpcUrl), BOOST_SIGNER_PRIVATE_KEY: wrongKey },
+      waitReady: false,
+    });
+    const code = await wrong.process.exited;
+    const output = wrong.process.output();
+    expect(code, output).toBe(78);
+    expect(output).toContain(privateKeyToAccount(wrongKey).address);
+    expect(output).toContain(anvilAccount(DEV_ACCOUNT_ROLES.boostSigner).address);
+    expect(output.toLowerCase()).not.toContain(wrongKey.slice(2).toLowerCase());
+  });
+
   it('never writes the signer key to a log line, at any level', async () => {
     // The process has logged at trace level through every path above, refusals and errors included.
     const output = api.process.output().toLowerCase();
