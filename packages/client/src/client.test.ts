@@ -197,6 +197,107 @@ describe('GatewayClient', () => {
     client.close();
   });
 
+  it('an unreadable frame that may carry feed data closes the socket and resumes from the cursor, never past it', async () => {
+    const client = new GatewayClient({ url: 'ws://a', WebSocket: FakeSocket }).connect();
+    const seen: string[] = [];
+    const errors: string[] = [];
+    client.on('feed', (_e, m) => seen.push(`${m.sequenceId}.${m.index}`));
+    client.on('error', (e) => errors.push(e.code));
+    await vi.advanceTimersByTimeAsync(0);
+    const s = FakeSocket.all[0]!;
+    s.open();
+    s.receive({ type: 'REPLAY', fromSequenceId: 10, toSequenceId: 12, epoch: 'E', events: [feed(11, 0, 1)] });
+    s.receive(feed(13, 0, 2));
+    s.receive({ ...feed(13, 1, 2), event: { id: 'x', type: 'NOT_AN_EVENT' } }); // fails the schema
+    expect(errors).toEqual(['CLIENT']);
+    expect(s.readyState).toBe(3);
+    s.receive(feed(14, 0, 1)); // whatever was still on its way from that socket is not taken
+    expect(client.cursor?.sequenceId).toBe(12);
+    expect(seen).toEqual(['11.0', '13.0']);
+
+    await vi.advanceTimersByTimeAsync(1000);
+    const t = FakeSocket.all[1]!;
+    t.open();
+    expect(t.sent).toEqual([{ type: 'RECONNECT', lastSequenceId: 12, epoch: 'E' }]);
+    t.receive({
+      type: 'REPLAY',
+      fromSequenceId: 12,
+      toSequenceId: 14,
+      epoch: 'E',
+      events: [feed(13, 0, 2), feed(13, 1, 2), feed(14, 0, 1)],
+    });
+    expect(seen).toEqual(['11.0', '13.0', '13.1', '14.0']);
+
+    // Not even JSON: it may have been anything, so the same.
+    t.onmessage?.({ data: '{"type":"FEED_EVENT","sequenceId":15,' });
+    expect(t.readyState).toBe(3);
+    expect(client.cursor?.sequenceId).toBe(14);
+
+    // A broken frame that carries no feed data (a position) is reported and skipped: the socket stays.
+    await vi.advanceTimersByTimeAsync(1000);
+    const u = FakeSocket.all[2]!;
+    u.open();
+    u.receive({ type: 'REPLAY', fromSequenceId: 14, toSequenceId: 14, epoch: 'E', events: [] });
+    u.receive({ type: 'POSITION_UPDATE', position: { nonsense: true }, sequenceId: 14 });
+    expect(u.readyState).toBe(1);
+    expect(errors).toEqual(['CLIENT', 'CLIENT', 'CLIENT']);
+    client.close();
+  });
+
+  it('connect() while the token is being fetched opens one socket; connect(), close(), connect() leaves no orphan', async () => {
+    const tokens: ((t: string) => void)[] = [];
+    const token = () => new Promise<string>((resolve) => tokens.push(resolve));
+    const twice = new GatewayClient({ url: 'ws://a', token, WebSocket: FakeSocket });
+    twice.connect();
+    twice.connect();
+    for (const resolve of tokens.splice(0)) resolve('t');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.all).toHaveLength(1);
+    twice.close();
+
+    // React StrictMode mounts, unmounts and mounts again at once.
+    FakeSocket.all = [];
+    const strict = new GatewayClient({ url: 'ws://a', token, WebSocket: FakeSocket });
+    strict.connect();
+    strict.close();
+    strict.connect();
+    for (const resolve of tokens.splice(0)) resolve('t');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(FakeSocket.all).toHaveLength(1);
+    FakeSocket.all[0]!.open();
+    expect(strict.status).toBe('syncing');
+    strict.close();
+    expect(FakeSocket.all.map((s) => s.readyState)).toEqual([3]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('close() emits disconnect with retryInMs null, and does not reconnect', async () => {
+    const client = new GatewayClient({ url: 'ws://a', WebSocket: FakeSocket }).connect();
+    const disconnects: unknown[] = [];
+    client.on('disconnect', (d) => disconnects.push(d));
+    await vi.advanceTimersByTimeAsync(0);
+    FakeSocket.all[0]!.open();
+    client.close();
+    expect(disconnects).toEqual([{ code: 1000, reason: 'client closed', retryInMs: null }]);
+    expect(client.status).toBe('closed');
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(disconnects).toHaveLength(1);
+  });
+
+  it('a cursor without an epoch is not sent as one: it asks for a FULL_SYNC', async () => {
+    const client = new GatewayClient({
+      url: 'ws://a',
+      WebSocket: FakeSocket,
+      cursor: { sequenceId: 41, epoch: '' },
+    }).connect();
+    await vi.advanceTimersByTimeAsync(0);
+    FakeSocket.all[0]!.open();
+    expect(FakeSocket.all[0]!.sent).toEqual([{ type: 'RECONNECT', lastSequenceId: null }]);
+    client.close();
+  });
+
   it('closes a silent connection after two ping periods and reconnects', async () => {
     const client = new GatewayClient({
       url: 'ws://a',

@@ -57,7 +57,10 @@ export interface ClientEvents {
   status: (status: ClientStatus) => void;
   /** ERROR frames from the gateway, and problems of the client itself (`code: 'CLIENT'`). */
   error: (error: { code: ErrorCode | 'CLIENT'; message: string }) => void;
-  /** The socket closed; `retryInMs` is null when the client gives up (closed by you, or auth failed for good). */
+  /**
+   * The socket closed; `retryInMs` is null when the client gives up (closed by you, or auth failed for good).
+   * `close()` emits it at once (code 1000) when it had a socket open or opening.
+   */
   disconnect: (info: { code: number; reason: string; retryInMs: number | null }) => void;
   /** Informational server state (CONNECTION_STATE), e.g. `reconnecting` before a server shutdown. */
   connection: (info: { status: ConnectionStatus; address?: string | null; reason?: string }) => void;
@@ -97,6 +100,8 @@ export interface ClientState {
 
 const DEFAULT_BACKOFF = [1_000, 2_000, 4_000, 8_000, 16_000, 30_000] as const;
 const CLIENT_CLOSE = 4000;
+/** Frames whose loss would be a gap in the feed (PONG only moves the cursor: losing one loses nothing). */
+const CARRIES_FEED = new Set<string>(['FEED_EVENT', 'REORG', 'REPLAY', 'FULL_SYNC']);
 
 type Listeners = { [K in keyof ClientEvents]: Set<ClientEvents[K]> };
 
@@ -127,7 +132,13 @@ export class GatewayClient {
   #ws: WebSocketLike | null = null;
   #attempt = 0;
   #connectCount = 0;
-  #stopped = false;
+  /** Between connect() and close() (or giving up): a socket is open, opening, or about to be. */
+  #running = false;
+  /**
+   * Bumped by connect() and close(): an #open that awaited its token under an older one was superseded (a
+   * close, or a close and a new connect, as React StrictMode does) and must not open a socket.
+   */
+  #generation = 0;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #pingTimer: ReturnType<typeof setInterval> | null = null;
   #lastFrameAt = 0;
@@ -170,26 +181,32 @@ export class GatewayClient {
     return () => this.#listeners[event].delete(listener);
   }
 
+  /** Starts connecting; does nothing while already running (connected, connecting or waiting to retry). */
   connect(): this {
-    if (this.#ws || this.#retryTimer) return this;
-    this.#stopped = false;
-    void this.#open();
+    if (this.#running) return this;
+    this.#running = true;
+    void this.#open(++this.#generation);
     return this;
   }
 
   /** Closes for good (no reconnect). */
   close(): void {
-    this.#stopped = true;
+    this.#running = false;
+    this.#generation++;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
     this.#stopPing();
     const ws = this.#ws;
+    // Detached first: its own close event (later, from a real socket) must not schedule a reconnect.
     this.#ws = null;
-    ws?.close(1000, 'client closed');
+    if (ws) {
+      ws.close(1000, 'client closed');
+      this.#emit('disconnect', { code: 1000, reason: 'client closed', retryInMs: null });
+    }
     this.#setStatus('closed');
   }
 
-  async #open(): Promise<void> {
+  async #open(generation: number): Promise<void> {
     this.#retryTimer = null;
     this.#setStatus(this.#connectCount === 0 ? 'connecting' : 'reconnecting');
     let token: string | undefined;
@@ -197,10 +214,11 @@ export class GatewayClient {
       const t = this.options.token;
       token = typeof t === 'function' ? await t() : t;
     } catch (error) {
+      if (generation !== this.#generation) return;
       this.#emit('error', { code: 'CLIENT', message: `getting a token failed: ${String(error)}` });
       return this.#scheduleReconnect(CLIENT_CLOSE, 'token unavailable');
     }
-    if (this.#stopped) return;
+    if (generation !== this.#generation) return;
     const url = this.#urls[this.#connectCount++ % this.#urls.length]!;
     const ws = new this.#WebSocket(url);
     this.#ws = ws;
@@ -209,13 +227,15 @@ export class GatewayClient {
       this.#lastFrameAt = Date.now();
       // AUTH and RECONNECT go together: the gateway handles frames of a socket in order.
       if (token) ws.send(JSON.stringify({ type: 'AUTH', token }));
+      // A cursor without its epoch cannot say which incarnation of the stream it counts in: ask for a
+      // FULL_SYNC rather than have a gateway guess (an older one would REPLAY it as the current one's).
       const cursor = this.#cursor;
       ws.send(
-        JSON.stringify({
-          type: 'RECONNECT',
-          lastSequenceId: cursor ? cursor.sequenceId : null,
-          ...(cursor?.epoch ? { epoch: cursor.epoch } : {}),
-        }),
+        JSON.stringify(
+          cursor?.epoch
+            ? { type: 'RECONNECT', lastSequenceId: cursor.sequenceId, epoch: cursor.epoch }
+            : { type: 'RECONNECT', lastSequenceId: null },
+        ),
       );
       this.#setStatus('syncing');
       this.#startPing(ws);
@@ -223,7 +243,7 @@ export class GatewayClient {
     ws.onmessage = (event) => {
       if (this.#ws !== ws) return;
       this.#lastFrameAt = Date.now();
-      this.#onFrame(event.data);
+      this.#onFrame(ws, event.data);
     };
     ws.onerror = () => {};
     ws.onclose = (event) => {
@@ -235,14 +255,13 @@ export class GatewayClient {
   }
 
   #scheduleReconnect(code: number, reason: string): void {
-    if (this.#stopped) {
-      this.#emit('disconnect', { code, reason, retryInMs: null });
-      return;
-    }
+    // close() detaches its socket and emits its own disconnect: nothing of a stopped client gets here.
+    if (!this.#running) return;
     const fixedToken = typeof this.options.token === 'string';
     if ((code === CloseCode.AUTH_FAILED || code === CloseCode.SESSION_EXPIRED) && fixedToken) {
       // The same token would fail again; a token function may return a fresh one.
-      this.#stopped = true;
+      this.#running = false;
+      this.#generation++;
       this.#emit('disconnect', { code, reason, retryInMs: null });
       this.#setStatus('closed');
       return;
@@ -257,7 +276,8 @@ export class GatewayClient {
         : step * (1 - jitter + 2 * jitter * Math.random());
     this.#emit('disconnect', { code, reason, retryInMs: Math.round(delay) });
     this.#setStatus('reconnecting');
-    this.#retryTimer = setTimeout(() => void this.#open(), delay);
+    const generation = this.#generation;
+    this.#retryTimer = setTimeout(() => void this.#open(generation), delay);
   }
 
   #startPing(ws: WebSocketLike): void {
@@ -266,12 +286,7 @@ export class GatewayClient {
     this.#pingTimer = setInterval(() => {
       if (Date.now() - this.#lastFrameAt > 2 * every) {
         // Nothing heard for two periods: the connection is dead even if the OS has not noticed.
-        ws.close(CLIENT_CLOSE, 'heartbeat timeout');
-        if (this.#ws === ws) {
-          this.#ws = null;
-          this.#stopPing();
-          this.#scheduleReconnect(CLIENT_CLOSE, 'heartbeat timeout');
-        }
+        this.#abandon(ws, 'heartbeat timeout');
         return;
       }
       if (ws.readyState === 1) ws.send('{"type":"PING"}');
@@ -283,13 +298,18 @@ export class GatewayClient {
     this.#pingTimer = null;
   }
 
-  #onFrame(data: unknown): void {
+  #onFrame(ws: WebSocketLike, data: unknown): void {
+    let raw: unknown;
     let frame: ServerFrame;
     try {
-      const raw = JSON.parse(typeof data === 'string' ? data : String(data));
+      raw = JSON.parse(typeof data === 'string' ? data : String(data));
       frame = this.options.validate === false ? (raw as ServerFrame) : ServerFrame.parse(raw);
     } catch (error) {
       this.#emit('error', { code: 'CLIENT', message: `unreadable frame from the gateway: ${String(error)}` });
+      const type = (raw as { type?: unknown } | null | undefined)?.type;
+      // Skipping a frame with feed data in it would let the next live frame move the cursor past what it held:
+      // a silent gap. Resume from the cursor instead (a frame that is not even JSON may have been one of them).
+      if (typeof type !== 'string' || CARRIES_FEED.has(type)) this.#abandon(ws, 'unreadable frame');
       return;
     }
     switch (frame.type) {
@@ -332,6 +352,18 @@ export class GatewayClient {
         this.#emit('error', { code: frame.code, message: frame.message });
         return;
     }
+  }
+
+  /** Drops this socket (nothing more is read from it) and reconnects from the cursor, as after any close. */
+  #abandon(ws: WebSocketLike, reason: string): void {
+    const current = this.#ws === ws;
+    // Detached before close(): its close event must not schedule a second reconnect.
+    if (current) {
+      this.#ws = null;
+      this.#stopPing();
+    }
+    ws.close(CLIENT_CLOSE, reason);
+    if (current) this.#scheduleReconnect(CLIENT_CLOSE, reason);
   }
 
   #applySnapshot(snapshot: Snapshot): void {

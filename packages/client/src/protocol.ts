@@ -32,8 +32,9 @@ export const AuthFrame = z.object({
 });
 /**
  * Starts (or resumes) the feed. `lastSequenceId: null` (a client with no history) gets FULL_SYNC; a cursor of
- * the gateway's epoch with a gap under the replay limit gets REPLAY; anything else FULL_SYNC. Both end with a
- * REPLAY, after which the socket is live.
+ * the gateway's epoch with a gap under the replay limit gets REPLAY; anything else FULL_SYNC, a cursor without
+ * `epoch` included (optional only so that `null` needs none). Both end with a REPLAY, after which the socket is
+ * live.
  */
 export const ReconnectFrame = z.object({
   type: z.literal('RECONNECT'),

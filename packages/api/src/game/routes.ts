@@ -65,7 +65,7 @@ export function gameRoutes(app: ZodApp, ctx: ApiContext): void {
         tags: ['game'],
         summary:
           'Recent feed events, newest first, each with its stream sequence: a client resumes its WebSocket with ' +
-          'RECONNECT{lastSequenceId: asOfSequenceId}',
+          'RECONNECT{lastSequenceId: asOfSequenceId, epoch} (a cursor without its epoch gets a FULL_SYNC)',
         querystring: z.object({
           limit: z.coerce
             .number()
@@ -94,6 +94,10 @@ export function gameRoutes(app: ZodApp, ctx: ApiContext): void {
                   'every message of the page is whole',
               ),
             asOfSequenceId: AsOf,
+            epoch: z
+              .string()
+              .nullable()
+              .describe('The stream incarnation asOfSequenceId counts in (null before the feed has any)'),
           }),
           ...errors(400, 429),
         },
@@ -101,10 +105,10 @@ export function gameRoutes(app: ZodApp, ctx: ApiContext): void {
     },
     async (request) => {
       const { limit, before } = request.query;
-      const { events, cut, asOfSequenceId } = await ctx.read.recentFeed(
+      const { events, cut, asOfSequenceId, epoch } = await ctx.read.recentFeed(
         before === undefined ? { limit } : { limit, beforeSequence: before },
       );
-      return { events, cut, asOfSequenceId };
+      return { events, cut, asOfSequenceId, epoch };
     },
   );
 }

@@ -68,7 +68,11 @@ export interface ReadModel {
   }): Promise<AsOfSeq & { entries: LeaderboardEntry[] }>;
   levelStats(): Promise<AsOfSeq & { levels: LevelStats[] }>;
   networkState(): Promise<AsOfSeq & { networkState: NetworkState | null }>;
-  recentFeed(page: { limit: number; beforeSequence?: number }): Promise<AsOfSeq & FeedPage>;
+  /** With the stream epoch: `(epoch, asOfSequenceId)` is the cursor a WebSocket resumes from. */
+  recentFeed(page: {
+    limit: number;
+    beforeSequence?: number;
+  }): Promise<AsOfSeq & { epoch: string | null } & FeedPage>;
   /** Crew stats with global ranks; `crewIds` narrows, `limit` caps (≤ 1000). */
   crewStats(options: { crewIds?: string[]; limit: number }): Promise<AsOfSeq & { crews: CrewStats[] }>;
 }

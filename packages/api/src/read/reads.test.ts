@@ -128,6 +128,8 @@ describe('game reads served from the projections', () => {
 
     const feed = await call(api.url, 'GET', '/game/feed?limit=3');
     expect(feed.body.asOfSequenceId).toBe(last);
+    // With its epoch: the cursor a WebSocket resumes from is the pair (a cursor alone gets a FULL_SYNC).
+    expect(feed.body.epoch).toBe((await stream.jsm.streams.info(stream.name)).created);
     expect(feed.body.cut).toBeNull();
     // Emissions and boosts have no feed event: the newest page starts at the last extract.
     expect(feed.body.events.map((e: { type: string; sequenceId: number }) => [e.type, e.sequenceId])).toEqual(

@@ -44,6 +44,10 @@ describe('the stream follower', () => {
       await follower.checkEpoch();
       expect(resets).toEqual([]);
       expect(follower.epoch).toBe(reported);
+      // Cursors and snapshots (the projector keeps the epoch it started with) of either name are this stream's.
+      expect(follower.isCurrentEpoch(stream.epoch)).toBe(true);
+      expect(follower.isCurrentEpoch(reported)).toBe(true);
+      expect(follower.isCurrentEpoch('2001-01-01T00:00:00.000000000Z')).toBe(false);
       expect(follower.window.covers(first - 20)).toBe(true);
       const more = await appendMany(stream.js, stream.subjects, 5, (i) =>
         mixedMessage(stream.chainId, 100 + i),
@@ -61,6 +65,10 @@ describe('the stream follower', () => {
       expect(resets).toEqual([recreated.created]);
       await follower.checkEpoch();
       expect(resets).toEqual([recreated.created]);
+      // The old incarnation's names are void.
+      expect(follower.isCurrentEpoch(recreated.created)).toBe(true);
+      expect(follower.isCurrentEpoch(stream.epoch)).toBe(false);
+      expect(follower.isCurrentEpoch('2000-01-01T00:00:00.000000000Z')).toBe(false);
     } finally {
       await follower.stop();
       await stream.destroy();

@@ -47,6 +47,7 @@ export interface FollowerOptions {
  */
 export class StreamFollower {
   head = 0;
+  /** The stream's `created` as last reported; see isCurrentEpoch for the other names it may go by. */
   epoch = '';
   /** Set when the follower has caught up with the stream as it was at start. */
   ready = false;
@@ -71,6 +72,11 @@ export class StreamFollower {
   #held: JsMsg[] = [];
   /** Nats-Msg-Id of the message at `head`: tells a recreated stream from the same one reported differently. */
   #headMessageId: string | null = null;
+  /**
+   * Every `created` this incarnation of the stream was reported with: cursors and snapshots carry the one their
+   * writer saw (the projector keeps the one of its session's start), and each is as good as the latest.
+   */
+  #epochs = new Set<string>();
   readonly #root: string;
 
   constructor(readonly options: FollowerOptions) {
@@ -82,6 +88,11 @@ export class StreamFollower {
     await this.#begin();
     this.#timer = setInterval(() => void this.checkEpoch(), this.options.epochCheckMs ?? 5_000);
     this.#timer.unref();
+  }
+
+  /** Whether `epoch` names the stream being followed (the latest `created` or one it was reported with before). */
+  isCurrentEpoch(epoch: string): boolean {
+    return this.#epochs.has(epoch);
   }
 
   /** Resolves once the follower has reached the stream's last sequence as of start. */
@@ -161,6 +172,7 @@ export class StreamFollower {
         "the stream's creation time changed but it holds our head message: same stream, going on",
       );
       this.epoch = created;
+      this.#rememberEpoch(created);
     }
     if (created === this.epoch) {
       this.#suspect = false;
@@ -221,8 +233,11 @@ export class StreamFollower {
     if (epoch !== this.epoch) {
       for (const w of this.#waiters) w.resolve(false);
       this.#waiters = [];
+      // Another incarnation (or the first): none of the names the previous one went by holds for it.
+      this.#epochs.clear();
     }
     this.epoch = epoch;
+    this.#rememberEpoch(epoch);
     // Start far enough back to fill the window, so a resume right after start is answered from memory.
     const startSeq = Math.max(firstSeq, lastSeq - this.options.windowSize + 1);
     this.head = startSeq - 1;
@@ -314,6 +329,15 @@ export class StreamFollower {
     }
   }
 
+  #rememberEpoch(epoch: string): void {
+    this.#epochs.add(epoch);
+    // Replicas that disagree give a handful of names; this only keeps a flapping report from growing it.
+    for (const old of this.#epochs) {
+      if (this.#epochs.size <= MAX_EPOCH_NAMES) break;
+      if (old !== epoch) this.#epochs.delete(old);
+    }
+  }
+
   #markReady(): void {
     this.ready = true;
     for (const resolve of this.#readyWaiters.splice(0)) resolve();
@@ -321,6 +345,7 @@ export class StreamFollower {
 }
 
 const NO_FRAMES: readonly string[] = Object.freeze([]);
+const MAX_EPOCH_NAMES = 16;
 const PULL_EXPIRES_MS = 5_000;
 const SUSPECT = new Set([
   'ordered_consumer_recreated',

@@ -8,7 +8,8 @@ export interface PositionUpdatesOptions {
   isLocal(address: string): boolean;
   /** Sends one serialized POSITION_UPDATE to every socket of that user on this instance. */
   publish(address: string, frame: string): void;
-  epoch(): string;
+  /** Whether a read of this epoch is of the stream being followed (it may go by several names). */
+  isCurrentEpoch(epoch: string): boolean;
   tickMs: number;
   concurrency?: number;
   logger: Logger;
@@ -70,16 +71,36 @@ export class PositionUpdates {
     this.#again = false;
     try {
       const checkpoint = await this.options.source.positionsCheckpoint();
-      if (checkpoint.epoch !== this.options.epoch()) return;
-      const due: string[] = [];
-      for (const [user, seq] of this.#pending) if (seq <= checkpoint.sequence) due.push(user);
-      for (const user of due) this.#pending.delete(user);
+      if (!this.options.isCurrentEpoch(checkpoint.epoch)) return;
+      const due: [user: string, sequence: number][] = [];
+      for (const [user, seq] of this.#pending) if (seq <= checkpoint.sequence) due.push([user, seq]);
+      for (const [user] of due) this.#pending.delete(user);
       const concurrency = this.options.concurrency ?? 16;
+      let failed = 0;
+      let lastError: unknown;
       for (let i = 0; i < due.length; i += concurrency) {
-        await Promise.all(due.slice(i, i + concurrency).map((user) => this.#send(user)));
+        const batch = due.slice(i, i + concurrency);
+        const results = await Promise.allSettled(batch.map(([user]) => this.#send(user)));
+        results.forEach((result, j) => {
+          if (result.status === 'fulfilled') return;
+          failed++;
+          lastError = result.reason;
+          // Back in the queue; enqueue keeps a newer request that came in during the read.
+          const [user, seq] = batch[j]!;
+          this.enqueue([user], seq);
+        });
+      }
+      if (failed > 0) {
+        this.options.logger.warn(
+          { err: lastError, failed, of: due.length },
+          'position updates: reads failed, retrying next tick',
+        );
       }
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'position updates: read failed, retrying next tick');
+      this.options.logger.warn(
+        { err: error },
+        'position updates: checkpoint read failed, retrying next tick',
+      );
     } finally {
       this.#running = false;
     }
@@ -89,7 +110,7 @@ export class PositionUpdates {
   async #send(user: string): Promise<void> {
     if (!this.options.isLocal(user)) return;
     const { position, sequence, epoch } = await this.options.source.readPosition(user);
-    if (epoch !== this.options.epoch()) return;
+    if (!this.options.isCurrentEpoch(epoch)) return;
     this.options.publish(user, JSON.stringify({ type: 'POSITION_UPDATE', position, sequenceId: sequence }));
     this.delivered++;
   }

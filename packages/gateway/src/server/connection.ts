@@ -28,6 +28,9 @@ export interface Connection {
   leased: boolean;
   /** Extra send-buffer allowance after a large REPLAY/FULL_SYNC, until the socket has drained it. */
   allowance: number;
+  /** PINGs this socket may still have answered now, and when that was computed (Unix ms). */
+  pingTokens: number;
+  pingAt: number;
   ws: WebSocket<Connection> | null;
 }
 
@@ -45,6 +48,9 @@ export function newConnection(id: number, cookieToken: string | null, now: numbe
     errors: 0,
     leased: false,
     allowance: 0,
+    // Full at the first PING: the bucket refills from time 0.
+    pingTokens: 0,
+    pingAt: 0,
     ws: null,
   };
 }

@@ -23,6 +23,7 @@ import { PositionUpdates } from '../positions/positionUpdates.ts';
 import type { SnapshotSource } from '../snapshot/source.ts';
 import { Warnings } from '../warnings/warnings.ts';
 import { type Connection, newConnection, readCookie } from './connection.ts';
+import { Semaphore } from './semaphore.ts';
 
 export interface GatewayLimits {
   /**
@@ -37,12 +38,22 @@ export interface GatewayLimits {
   heartbeatSeconds: number;
   /** Sequences kept in memory for replays. */
   replayWindow: number;
-  /** A gap (head − cursor, in stream sequences) below this is answered with REPLAY, else FULL_SYNC. */
+  /**
+   * A gap (head − cursor, in stream sequences) below this is answered with REPLAY, else FULL_SYNC. A snapshot
+   * at least this far behind the head (a lagging projector) is not served either: retried, then 1013.
+   */
   replayLimit: number;
+  /** Resumes reading their gap from the stream at once (the window did not reach back); the others wait. */
+  streamReads: number;
   /** Client frames that may wait while one is being handled. */
   maxQueuedFrames: number;
-  /** Invalid frames tolerated (each answered with ERROR) before PROTOCOL_ERROR. */
+  /**
+   * Invalid frames tolerated (each answered with ERROR) before PROTOCOL_ERROR; a repeated AUTH or RECONNECT and
+   * a PING over the rate count as invalid.
+   */
   maxInvalidFrames: number;
+  /** PINGs answered per socket and second, on average; bursts of up to PING_BURST_SECONDS' worth. */
+  pingsPerSecond: number;
   maxConnectionsPerUser: number;
   /** How long a connection lease lives without renewal (renewed every heartbeat). */
   leaseMs: number;
@@ -55,8 +66,10 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   heartbeatSeconds: 30,
   replayWindow: 10_000,
   replayLimit: 1000,
+  streamReads: 4,
   maxQueuedFrames: 8,
   maxInvalidFrames: 10,
+  pingsPerSecond: 2,
   maxConnectionsPerUser: 5,
   leaseMs: 90_000,
 };
@@ -124,6 +137,13 @@ const userTopic = (address: string) => `u/${address}`;
 const decoder = new TextDecoder();
 const REPLAY_WAIT_MS = 5_000;
 const SNAPSHOT_ATTEMPTS = 10;
+/**
+ * A snapshot too far behind is read again this many times (a projector through a burst catches up within a
+ * second); one an hour behind will not be better later in the same request, and each try is a database read.
+ */
+const STALE_SNAPSHOT_ATTEMPTS = 3;
+/** The SDK pings every 30 s; this leaves room for clients that ping much more often. */
+const PING_BURST_SECONDS = 5;
 const READ_TIMEOUT_MS = 2_000;
 
 /** A socket's allowance for live bursts, in multiples of maxBufferedBytes. */
@@ -147,7 +167,7 @@ export interface GatewayStats {
   lastNotice: string;
   /** The follower's consumer stood still behind the stream and was replaced. */
   followerStalls: number;
-  /** The most unsent bytes any live socket holds now. */
+  /** The most unsent bytes any socket holds now. */
   maxBufferedBytes: number;
 }
 
@@ -182,7 +202,9 @@ export class Gateway {
   #stopping = false;
   #releases = new Set<Promise<void>>();
   #allowedOrigins: Set<string>;
-  #publishedSinceSweep = 0;
+  /** Frames sent or published since the last buffer sweep: none means no buffer can have grown. */
+  #sentSinceSweep = 0;
+  #streamReads: Semaphore;
   readonly #log: Logger;
   #stats = { replays: 0, fullSyncs: 0, slowConsumers: 0, published: 0 };
 
@@ -191,6 +213,7 @@ export class Gateway {
     this.instanceId = options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.#allowedOrigins = new Set(options.allowedOrigins);
     this.#log = options.logger;
+    this.#streamReads = new Semaphore(this.limits.streamReads);
   }
 
   async start(): Promise<void> {
@@ -229,14 +252,14 @@ export class Gateway {
       source: this.options.snapshots,
       localUsers: () => this.#byUser.keys(),
       isLocal: (address) => this.#byUser.has(address),
-      publish: (address, frame) => app.publish(userTopic(address), frame),
-      epoch: () => this.#follower?.epoch ?? '',
+      publish: (address, frame) => this.#publish(userTopic(address), frame),
+      isCurrentEpoch: (epoch) => this.#follower?.isCurrentEpoch(epoch) ?? false,
       tickMs: this.options.positionTickMs ?? 100,
       logger: this.#log,
     });
     this.#warnings = new Warnings({
       readDeadlines: () => this.options.snapshots.readDeadlines(),
-      publish: (frame) => app.publish(FEED_TOPIC, frame),
+      publish: (frame) => this.#publish(FEED_TOPIC, frame),
       scanLeadMs: this.options.scanWarningLeadMs ?? 60_000,
       resetLeadMs: this.options.systemResetWarningLeadMs ?? 300_000,
       refreshMs: this.options.scanRefreshMs ?? 30_000,
@@ -398,7 +421,6 @@ export class Gateway {
   // ─── stream → sockets ───────────────────────────────────────────────────────────────────────────────
 
   #onStreamMessage({ seq, message, frames }: FollowedMessage): void {
-    const app = this.#app!;
     let bytes = 0;
     for (const frame of frames) bytes += frame.length;
     // One message that alone fills much of a socket's buffer (a scan's survivors: an event per survivor, up to
@@ -416,9 +438,8 @@ export class Gateway {
         }
       }
     }
-    for (const frame of frames) app.publish(FEED_TOPIC, frame);
+    for (const frame of frames) this.#publish(FEED_TOPIC, frame);
     this.#stats.published += frames.length;
-    this.#publishedSinceSweep += frames.length;
     if (!message || !this.#follower?.ready) return;
     if (this.#byUser.size > 0) {
       const users = affectedUsers(message);
@@ -473,6 +494,11 @@ export class Gateway {
       return;
     }
     if (frame.type === 'PING') {
+      // Each answer is a frame to buffer: a client that floods PINGs and reads nothing must not grow it freely.
+      if (!this.#takePing(conn)) {
+        this.#invalid(conn, 'TOO_MANY_REQUESTS', `at most ${this.limits.pingsPerSecond} PINGs per second`);
+        return;
+      }
       // Answered at once, even while a resume is in progress; carries the cursor only on a live socket.
       this.#send(
         conn,
@@ -521,7 +547,7 @@ export class Gateway {
 
   async #authenticate(conn: Connection, token: string): Promise<void> {
     if (conn.phase !== 'new') {
-      this.#error(conn, 'ALREADY_AUTHENTICATED', 'AUTH is accepted once, as the first frame');
+      this.#invalid(conn, 'ALREADY_AUTHENTICATED', 'AUTH is accepted once, as the first frame');
       return;
     }
     conn.phase = 'authenticating';
@@ -579,7 +605,7 @@ export class Gateway {
 
   async #reconnect(conn: Connection, cursor: number | null, epoch: string | undefined): Promise<void> {
     if (conn.phase === 'live' || conn.phase === 'resuming') {
-      this.#error(conn, 'ALREADY_SUBSCRIBED', 'the feed is already running on this socket');
+      this.#invalid(conn, 'ALREADY_SUBSCRIBED', 'the feed is already running on this socket');
       return;
     }
     if (conn.phase !== 'authenticated') {
@@ -600,14 +626,16 @@ export class Gateway {
       this.#tryAgainLater(conn, 'this gateway is still catching up with the stream; try again', 'not ready');
       return;
     }
-    const foreign = epoch !== undefined && epoch !== follower.epoch;
+    // A cursor without epoch may count in an incarnation of the stream that is gone: its REPLAY would be
+    // other events under the same numbers.
+    const foreign = epoch === undefined || !follower.isCurrentEpoch(epoch);
     if (cursor === null || foreign || !(await this.#cursorExists(cursor))) {
       return this.#fullSync(conn);
     }
     if (isClosed(conn)) return;
     if (follower.head - cursor >= this.limits.replayLimit) return this.#fullSync(conn);
     this.#stats.replays++;
-    return this.#goLive(conn, cursor, follower.epoch);
+    return this.#goLive(conn, cursor, epoch);
   }
 
   /** A cursor beyond this instance's head is trusted only if the stream has reached it (another instance was ahead). */
@@ -629,7 +657,13 @@ export class Gateway {
     this.#stats.fullSyncs++;
     const follower = this.#follower!;
     let snapshot: Snapshot | null = null;
+    let stale: Snapshot | null = null;
+    let staleReads = 0;
     for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS && !isClosed(conn); attempt++) {
+      if (attempt > 0) {
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+        if (isClosed(conn)) return;
+      }
       if (follower.head === 0) {
         // An empty stream: there is nothing for a projector to have applied, and nothing to show.
         snapshot = {
@@ -645,18 +679,30 @@ export class Gateway {
       try {
         const read = await this.options.snapshots.readSnapshot({ address: conn.address });
         // A snapshot of another epoch (projector not caught up with a recreated stream) is not one to send.
-        if (read.epoch === follower.epoch) {
+        if (!follower.isCurrentEpoch(read.epoch)) continue;
+        // The REPLAY that follows a snapshot is (snapshot, head]: bounded like any other REPLAY, or a projector
+        // an hour behind would have every new client read and buffer an hour of the stream.
+        if (follower.head - read.sequence < this.limits.replayLimit) {
           snapshot = read;
           break;
         }
+        stale = read;
+        if (++staleReads >= STALE_SNAPSHOT_ATTEMPTS) break;
       } catch (error) {
         this.#log.warn({ err: error }, 'snapshot read failed');
       }
-      await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
     }
     if (isClosed(conn)) return;
     if (!snapshot) {
-      this.#tryAgainLater(conn, 'no snapshot of the current stream yet; try again', 'snapshot unavailable');
+      if (stale) {
+        this.#log.warn(
+          { conn: conn.id, snapshot: stale.sequence, head: follower.head, limit: this.limits.replayLimit },
+          'snapshot too far behind the stream (projector lagging): client told to try again',
+        );
+        this.#tryAgainLater(conn, 'the snapshot is too far behind the stream; try again', 'snapshot behind');
+      } else {
+        this.#tryAgainLater(conn, 'no snapshot of the current stream yet; try again', 'snapshot unavailable');
+      }
       return;
     }
     const text = JSON.stringify({ type: 'FULL_SYNC', snapshot });
@@ -668,7 +714,8 @@ export class Gateway {
   /**
    * Sends REPLAY (cursor, head] and subscribes the socket to the live topics in one synchronous step, so the
    * first live frame it gets is head + 1. The part of the range the window no longer holds is read from the
-   * stream first (which takes time, during which the window keeps moving: hence the loop).
+   * stream first (which takes time, during which the window keeps moving: hence the loop). `epoch` is the one
+   * `from` counts in; any name of the followed stream will do.
    */
   async #goLive(conn: Connection, from: number, epoch: string): Promise<void> {
     const follower = this.#follower!;
@@ -681,7 +728,7 @@ export class Gateway {
     let cursor = from;
     for (;;) {
       if (isClosed(conn)) return;
-      if (follower.epoch !== epoch) {
+      if (!follower.isCurrentEpoch(epoch)) {
         this.#close(conn, CloseCode.STREAM_RESET, 'stream reset');
         return;
       }
@@ -691,7 +738,8 @@ export class Gateway {
             ? older.concat(follower.window.framesAfter(cursor))
             : follower.window.framesAfter(cursor);
         const to = follower.head;
-        const text = replayFrame(from, to, epoch, frames);
+        // The follower's current name for the stream: the one every instance that saw it will know.
+        const text = replayFrame(from, to, follower.epoch, frames);
         const ws = conn.ws!;
         conn.allowance += text.length;
         ws.cork(() => {
@@ -701,6 +749,7 @@ export class Gateway {
           // A scan less than a minute away (or the reset) was announced before this socket was live.
           for (const warning of this.#warnings?.active() ?? []) ws.send(warning);
         });
+        this.#sentSinceSweep++;
         conn.phase = 'live';
         this.#live.add(conn);
         // The replayed range may have changed this user's position.
@@ -708,9 +757,14 @@ export class Gateway {
         return;
       }
       const until = follower.window.coveredFrom;
+      // Each read holds a consumer and the frames it gathers: a crowd of resumes reads a few at a time.
+      const release = await this.#streamReads.acquire();
       try {
+        if (isClosed(conn)) return;
         const read = this.options.readRange ?? readRange;
         for await (const m of read(this.#readJs!, this.options.streamName, cursor + 1, until)) {
+          // Gone mid-read: the rest of the range would be read for nobody, holding a slot others wait for.
+          if (isClosed(conn)) return;
           if (!m.subject.startsWith(`${this.options.subjectRoot}.`)) continue;
           try {
             for (const f of framesOf(
@@ -734,6 +788,8 @@ export class Gateway {
           'replay read failed',
         );
         return;
+      } finally {
+        release();
       }
       cursor = until;
     }
@@ -741,12 +797,16 @@ export class Gateway {
 
   // ─── housekeeping ───────────────────────────────────────────────────────────────────────────────────
 
-  /** Closes sockets whose unsent bytes passed the limit: they resume from their cursor; nothing is skipped. */
+  /**
+   * Closes sockets whose unsent bytes passed the limit: they resume from their cursor; nothing is skipped.
+   * Every open socket is looked at, live or not, after any frame went out (published or sent to one socket: a
+   * PONG, an ERROR), since any of them may have grown a buffer; when nothing went out, none can have.
+   */
   #sweepBuffers(): void {
-    if (this.#publishedSinceSweep === 0 && !this.#anyAllowance()) return;
-    this.#publishedSinceSweep = 0;
+    if (this.#sentSinceSweep === 0 && !this.#anyAllowance()) return;
+    this.#sentSinceSweep = 0;
     const limit = this.limits.maxBufferedBytes;
-    for (const conn of this.#live) {
+    for (const conn of this.#connections) {
       const buffered = conn.ws!.getBufferedAmount();
       if (buffered > limit + conn.allowance) {
         this.#stats.slowConsumers++;
@@ -760,12 +820,12 @@ export class Gateway {
 
   #maxBuffered(): number {
     let max = 0;
-    for (const conn of this.#live) max = Math.max(max, conn.ws?.getBufferedAmount() ?? 0);
+    for (const conn of this.#connections) max = Math.max(max, conn.ws?.getBufferedAmount() ?? 0);
     return max;
   }
 
   #anyAllowance(): boolean {
-    for (const conn of this.#live) if (conn.allowance > 0) return true;
+    for (const conn of this.#connections) if (conn.allowance > 0) return true;
     return false;
   }
 
@@ -867,7 +927,29 @@ export class Gateway {
   }
 
   #send(conn: Connection, text: string): void {
-    if (!isClosed(conn) && conn.ws) conn.ws.send(text);
+    if (!isClosed(conn) && conn.ws) {
+      conn.ws.send(text);
+      this.#sentSinceSweep++;
+    }
+  }
+
+  #publish(topic: string, frame: string): void {
+    this.#app!.publish(topic, frame);
+    this.#sentSinceSweep++;
+  }
+
+  /** A token bucket per socket: `pingsPerSecond`, with bursts of PING_BURST_SECONDS' worth. */
+  #takePing(conn: Connection): boolean {
+    const now = Date.now();
+    const rate = this.limits.pingsPerSecond;
+    conn.pingTokens = Math.min(
+      rate * PING_BURST_SECONDS,
+      conn.pingTokens + ((now - conn.pingAt) / 1000) * rate,
+    );
+    conn.pingAt = now;
+    if (conn.pingTokens < 1) return false;
+    conn.pingTokens--;
+    return true;
   }
 
   #error(conn: Connection, code: ErrorCode, message: string): void {

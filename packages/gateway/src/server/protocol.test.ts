@@ -188,7 +188,49 @@ describe('bad input: each gets its error or close code, and the server keeps ser
     expect(await client.next('PONG')).toMatchObject({ sequenceId: expect.any(Number) });
     client.close();
   });
+
+  it('repeated AUTH/RECONNECT count as invalid frames: PROTOCOL_ERROR after too many', async () => {
+    const client = await connected(gw.url);
+    const token = await tokenFor(addressOf(0x98));
+    client.send({ type: 'AUTH', token });
+    client.send({ type: 'RECONNECT', lastSequenceId: null });
+    await client.next('REPLAY');
+    const errors = () => client.frames.filter((f) => f.type === 'ERROR');
+    for (let i = 0; i < 11 && client.ws.readyState === client.ws.OPEN; i++) {
+      client.send(i % 2 ? { type: 'RECONNECT', lastSequenceId: null } : { type: 'AUTH', token });
+      const deadline = Date.now() + 5_000;
+      while (errors().length <= i && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect((await closedWithin(client, 3_000)).code).toBe(CloseCode.PROTOCOL_ERROR);
+    expect(errors().map((f) => f.type === 'ERROR' && f.code)).toEqual(
+      Array.from({ length: 11 }, (_, i) => (i % 2 ? 'ALREADY_SUBSCRIBED' : 'ALREADY_AUTHENTICATED')),
+    );
+    await healthyClient(gw.url, stream);
+  });
+
+  it('a PING flood is answered only up to the rate, the excess counts as invalid frames: PROTOCOL_ERROR', async () => {
+    const client = await connected(gw.url);
+    client.send({ type: 'AUTH', token: await tokenFor(addressOf(0x97)) });
+    client.send({ type: 'RECONNECT', lastSequenceId: null });
+    await client.next('REPLAY');
+    for (let i = 0; i < 1_000; i++) client.ws.send('{"type":"PING"}');
+    expect((await closedWithin(client, 5_000)).code).toBe(CloseCode.PROTOCOL_ERROR);
+    const pongs = client.frames.filter((f) => f.type === 'PONG').length;
+    expect(pongs).toBeGreaterThan(0);
+    expect(pongs).toBeLessThanOrEqual(20);
+    expect(client.frames.at(-1)).toMatchObject({ type: 'ERROR', code: 'TOO_MANY_REQUESTS' });
+    await healthyClient(gw.url, stream);
+  });
 });
+
+async function closedWithin(client: RawClient, ms: number): Promise<{ code: number; reason: string }> {
+  return Promise.race([
+    client.closed,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`still open after ${ms} ms`)), ms).unref(),
+    ),
+  ]);
+}
 
 describe('browser sessions: the API cookie on the upgrade, checked against the Origin allow-list', () => {
   let stream: TestStream;

@@ -152,3 +152,53 @@ async function waitForFrames(client: RawClient, seq: number, count: number): Pro
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe('slow consumer on a quiet stream (nothing published)', () => {
+  let stream: TestStream;
+  let gw: Awaited<ReturnType<typeof startTestGateway>>;
+  beforeAll(async () => {
+    stream = await createTestStream();
+    // PINGs answered without a rate limit: only the buffer sweep stands between a flood and the memory.
+    gw = await startTestGateway(stream, {
+      limits: { maxBufferedBytes: 64 * 1024, pingsPerSecond: 1e9 },
+      connectionsBucket: `gwq_${stream.name}`,
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await stream.jsm.streams.delete(`KV_gwq_${stream.name}`).catch(() => {});
+    await stream?.destroy();
+  });
+
+  it('sockets that stop reading while their own answers pile up are closed with SLOW_CONSUMER, live or not', async () => {
+    const live = new RawClient(gw.url);
+    await live.opened;
+    live.send({ type: 'AUTH', token: await tokenFor(addressOf(0x901)) });
+    live.send({ type: 'RECONNECT', lastSequenceId: 0, epoch: stream.epoch });
+    await live.next('REPLAY');
+    // Authenticated, never asked for the feed: not a live socket.
+    const idle = new RawClient(gw.url);
+    await idle.opened;
+    idle.send({ type: 'AUTH', token: await tokenFor(addressOf(0x902)) });
+    await idle.next('CONNECTION_STATE');
+
+    const before = gw.gateway.stats().slowConsumers;
+    const sockets = [live, idle].map((c) => (c.ws as unknown as { _socket: Socket })._socket);
+    for (const s of sockets) s.pause();
+    // Each PONG is ~30 bytes: the kernel's buffers (a few MB on loopback) fill first, then the gateway's.
+    let sent = 0;
+    while (gw.gateway.stats().slowConsumers < before + 2 && sent < 600_000) {
+      for (let i = 0; i < 2_000; i++) {
+        if (live.ws.readyState === live.ws.OPEN) live.ws.send('{"type":"PING"}');
+        if (idle.ws.readyState === idle.ws.OPEN) idle.ws.send('{"type":"PING"}');
+      }
+      sent += 2_000;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(gw.gateway.stats().slowConsumers).toBe(before + 2);
+    expect(gw.gateway.stats().published).toBe(0);
+    for (const s of sockets) s.resume();
+    expect((await live.closed).code).toBe(CloseCode.SLOW_CONSUMER);
+    expect((await idle.closed).code).toBe(CloseCode.SLOW_CONSUMER);
+  }, 120_000);
+});
