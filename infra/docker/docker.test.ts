@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,13 @@ const ignore = readFileSync(join(DIR, 'Dockerfile.dockerignore'), 'utf8')
   .split('\n')
   .map((l) => l.trim())
   .filter((l) => l && !l.startsWith('#'));
+/** Whether .dockerignore keeps this repository path out of the build context (the patterns it uses). */
+const ignored = (path: string) =>
+  ignore.some((pattern) =>
+    pattern.startsWith('**/')
+      ? path.split('/').includes(pattern.slice(3))
+      : path === pattern || path.startsWith(`${pattern}/`),
+  );
 // biome-ignore lint/suspicious/noExplicitAny: compose YAML, checked field by field
 const compose = parse(readFileSync(join(DIR, 'compose.yaml'), 'utf8'), { merge: true }) as any;
 const k8sBase = render('base');
@@ -69,25 +77,74 @@ const covered = (path: string) =>
 
 describe('infra/docker/Dockerfile (static)', () => {
   it('builds every app from node:20-bookworm-slim with npm ci, one target each', () => {
-    expect(stages[0]!.args).toMatch(/^node:20-bookworm-slim AS base$/);
+    expect(stages.map((s) => s.args).slice(0, 2)).toEqual([
+      'node:20-bookworm-slim AS manifests',
+      'node:20-bookworm-slim AS base',
+    ]);
     expect(stageNames).toEqual(expect.arrayContaining(['base', ...APPS, 'tools']));
-    for (const stage of stages.slice(1)) expect(stage.args.split(/\s+/)[0]).toBe('base');
+    for (const stage of stages.slice(2)) expect(stage.args.split(/\s+/)[0]).toBe('base');
     const npmCi = steps.findIndex((s) => s.op === 'RUN' && /\bnpm ci\b/.test(s.args));
     expect(npmCi).toBeGreaterThan(0);
+    expect(steps[npmCi]!.stage).toBe('base');
     // tsx runs the apps: the install must keep the root devDependencies (no --omit=dev, NODE_ENV set after).
     expect(steps[npmCi]!.args).not.toMatch(/--omit|--production/);
     const nodeEnv = steps.findIndex((s) => s.op === 'ENV' && /NODE_ENV=production/.test(s.args));
     expect(nodeEnv).toBeGreaterThan(npmCi);
     const root = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));
     expect({ ...root.dependencies, ...root.devDependencies }).toHaveProperty('tsx');
-    // The manifests and lockfile npm ci needs are copied before it runs.
-    const before = copies
-      .filter((c) => steps.indexOf(c) < npmCi)
+    // Before npm ci the base stage gets the lockfile and the manifests only, so that a source change reuses
+    // the dependency layer; the sources come after it.
+    const inBase = steps.filter((s) => s.stage === 'base' && s.op === 'COPY');
+    const before = inBase.filter((c) => steps.indexOf(c) < npmCi).map((c) => c.args);
+    expect(before).toEqual(['package.json package-lock.json ./', '--from=manifests /app/ ./']);
+    const after = inBase
+      .filter((c) => steps.indexOf(c) > npmCi)
       .flatMap((c) => c.args.split(/\s+/).slice(0, -1));
-    expect(before).toEqual(
-      expect.arrayContaining(['package.json', 'package-lock.json', 'packages/', 'apps/']),
-    );
+    expect(after).toEqual(expect.arrayContaining(['packages/', 'apps/']));
     expect(steps.some((s) => s.op === 'USER' && s.args === 'node')).toBe(true);
+  });
+
+  it('the manifests stage keeps every workspace package.json and the bins they name, and nothing else', () => {
+    const stage = steps.filter((s) => s.stage === 'manifests');
+    const copied = stage.filter((s) => s.op === 'COPY').map((c) => c.args);
+    expect(copied).toEqual(['packages/ ./packages/', 'apps/ ./apps/']);
+    const run = stage.filter((s) => s.op === 'RUN');
+    expect(run).toHaveLength(1);
+    // The same RUN over a copy of the context's packages/ and apps/ (what .dockerignore lets through).
+    const dir = mkdtempSync(join(tmpdir(), 'ghostnet-manifests-'));
+    try {
+      for (const top of ['packages', 'apps']) {
+        cpSync(join(REPO_ROOT, top), join(dir, top), {
+          recursive: true,
+          filter: (src) => !ignored(relative(REPO_ROOT, src)),
+        });
+      }
+      const result = spawnSync('sh', ['-c', run[0]!.args], { cwd: dir, encoding: 'utf8' });
+      expect(result.status, result.stderr).toBe(0);
+      const kept = (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+        .filter((e) => e.isFile())
+        .map((e) => relative(dir, join(e.parentPath, e.name)))
+        .sort();
+      const root = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+        workspaces: string[];
+      };
+      const workspaces = root.workspaces.flatMap((glob) => {
+        const parent = glob.replace(/\/\*$/, '');
+        return readdirSync(join(REPO_ROOT, parent))
+          .map((name) => `${parent}/${name}`)
+          .filter((ws) => existsSync(join(REPO_ROOT, ws, 'package.json')));
+      });
+      const expected = workspaces.flatMap((ws) => {
+        const manifest = JSON.parse(readFileSync(join(REPO_ROOT, ws, 'package.json'), 'utf8')) as {
+          bin?: string | Record<string, string>;
+        };
+        const bins = typeof manifest.bin === 'string' ? [manifest.bin] : Object.values(manifest.bin ?? {});
+        return [`${ws}/package.json`, ...bins.map((b) => join(ws, b))];
+      });
+      expect(kept).toEqual(expected.sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('copies only paths that exist, and everything the apps read at run time', () => {

@@ -383,6 +383,12 @@ describe('infra/k8s: NATS JetStream cluster', () => {
       resolveEnv(rendered[key], containerOf(rendered[key], 'Deployment', 'gateway'));
     expect(gateway('prod').CONNECTIONS_REPLICAS).toBe('3');
     expect(gateway('base').CONNECTIONS_REPLICAS).toBeUndefined();
+    // The ingester checks the live stream against STREAM_REPLICAS: the prod stream's 3, or it reports drift.
+    const ingester = (key: keyof Rendered) =>
+      resolveEnv(rendered[key], containerOf(rendered[key], 'Deployment', 'ingester'));
+    expect(ingester('prod').STREAM_REPLICAS).toBe(String(stream('prod').num_replicas));
+    expect(ingester('base').STREAM_REPLICAS).toBeUndefined();
+    expect(ingester('dev').STREAM_REPLICAS).toBeUndefined();
     for (const objects of Object.values(rendered)) {
       const c = containerOf(objects, 'Job', 'nats-stream-apply');
       expect(existsSync(join(REPO_ROOT, c.command[3]))).toBe(true);

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { chainEnv, logEnv, natsEnv, parseEnv } from '@ghostnet/config';
+import { chainEnv, logEnv, natsEnv, parseEnv, readJsonConfigFile } from '@ghostnet/config';
 import { z } from 'zod';
 
 const address = z
@@ -73,7 +72,7 @@ export interface IngesterConfig {
 export function loadConfig(source: Record<string, string | undefined> = process.env): IngesterConfig {
   const env = parseEnv('ingester', IngesterEnv, source);
   const file = env.DEPLOYMENT_FILE
-    ? DeploymentFile.parse(JSON.parse(readFileSync(env.DEPLOYMENT_FILE, 'utf8')))
+    ? readJsonConfigFile('ingester', 'DEPLOYMENT_FILE', env.DEPLOYMENT_FILE, DeploymentFile)
     : null;
   return {
     chainId: env.CHAIN_ID ?? file!.chainId,

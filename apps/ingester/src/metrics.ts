@@ -57,8 +57,10 @@ export function ingesterMetrics(ingester: Ingester): Registry {
       return method === null ? null : method === 'eth_getLogsWithCursor' ? 1 : 0;
     },
   );
-  gauge('ghostnet_ingester_live', '1 when following the head, 0 while backfilling or stopped', () =>
-    ingester.stats().state === 'live' ? 1 : 0,
+  gauge(
+    'ghostnet_ingester_live',
+    '1 when following the head, 0 while backfilling, retrying a failing step, or stopped',
+    () => (ingester.stats().state === 'live' ? 1 : 0),
   );
   mirroredCounter(
     registry,

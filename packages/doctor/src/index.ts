@@ -29,17 +29,59 @@ export async function checkPostgres(
       detail: `version ${rows[0]?.server_version} at ${redactUrl(url)}`,
     };
   } catch (error) {
-    const installed = existsSync('/usr/lib/postgresql');
     return {
       name: 'PostgreSQL',
       ok: false,
       detail: `cannot connect to ${redactUrl(url)}: ${(error as Error).message}`,
-      fix: installed
-        ? `start it: ${PG_START}`
-        : 'install PostgreSQL 15 (apt-get install postgresql), then start it: ' + PG_START,
+      fix: postgresFix(classifyPostgresError(error), { installed: existsSync('/usr/lib/postgresql') }),
     };
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Why a connection failed. Only a closed port (or socket) means the server is not running: one that answers
+ * and refuses the login needs its authentication changed, and starting it again would change nothing.
+ */
+export type PostgresFailure = 'down' | 'auth' | 'no-role' | 'no-database' | 'other';
+
+export function classifyPostgresError(error: unknown): PostgresFailure {
+  const { code, message = '' } = (error ?? {}) as { code?: unknown; message?: string };
+  if (code === 'ECONNREFUSED' || code === 'ENOENT') return 'down';
+  if (code === '3D000') return 'no-database';
+  if (code === '28000' && /role .* does not exist/.test(message)) return 'no-role';
+  // 28P01: wrong or missing password; 28000: no pg_hba.conf line lets this host/user in. A server asking for
+  // a password the URL does not have fails in the client, before any SQLSTATE (pg's SASL/SCRAM errors).
+  if (code === '28P01' || code === '28000') return 'auth';
+  if (/password|SASL|SCRAM|authentication/i.test(message)) return 'auth';
+  return 'other';
+}
+
+/** Env vars that name the database URL: the doctor's and the apps' own, and the one the tests read. */
+export const DATABASE_URL_ENVS = 'DATABASE_URL (npm run doctor, the apps) or TEST_DATABASE_URL (the tests)';
+
+export function postgresFix(failure: PostgresFailure, { installed }: { installed: boolean }): string {
+  switch (failure) {
+    case 'auth':
+      return (
+        'PostgreSQL is running but authentication failed: enable trust for 127.0.0.1 in pg_hba.conf ' +
+        '(`host all all 127.0.0.1/32 trust` above the other host lines in /etc/postgresql/*/main/pg_hba.conf, ' +
+        'then `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main reload`), or set ' +
+        `${DATABASE_URL_ENVS} to a URL with the password (postgres://postgres:PASSWORD@127.0.0.1:5432/postgres)`
+      );
+    case 'no-role':
+      return `PostgreSQL is running but has no such role: connect as postgres, or set ${DATABASE_URL_ENVS} to an existing role`;
+    case 'no-database':
+      return `PostgreSQL is running but has no such database: use postgres, or set ${DATABASE_URL_ENVS} to an existing one`;
+    case 'down':
+      return installed
+        ? `start it: ${PG_START}`
+        : `install PostgreSQL 15 (apt-get install postgresql), then start it: ${PG_START}`;
+    case 'other':
+      return installed
+        ? `see the error above; if it is not running, start it: ${PG_START}`
+        : `install PostgreSQL 15 (apt-get install postgresql), then start it: ${PG_START}`;
   }
 }
 

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { parseStreamMessage } from '@ghostnet/events';
 import { createLogger } from '@ghostnet/logger';
 import {
   type Anvil,
@@ -28,8 +29,9 @@ afterAll(async () => {
 });
 
 const cleanups: (() => Promise<void>)[] = [];
+// Last registered, first run: an ingester stops before the stream and the chain it reads go away.
 afterEach(async () => {
-  for (const c of cleanups.splice(0)) await c();
+  for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 async function ingest(
@@ -48,8 +50,8 @@ async function ingest(
   return ingester;
 }
 
-async function expectStreamEqualsChain(stream: TestStream) {
-  const expected = (await chain.logs()).map((l) => `${anvil.chainId}:${l.blockHash}:${l.logIndex}`);
+async function expectStreamEqualsChain(stream: TestStream, on = { chain, anvil }) {
+  const expected = (await on.chain.logs()).map((l) => `${on.anvil.chainId}:${l.blockHash}:${l.logIndex}`);
   let ids: string[] = [];
   await waitFor(
     'stream to hold exactly the chain logs',
@@ -147,8 +149,8 @@ describe('ingester', () => {
   });
 });
 
-async function rpc(method: string, params: unknown[]) {
-  const response = await fetch(anvil.rpcUrl, {
+async function rpc(method: string, params: unknown[], url = anvil.rpcUrl) {
+  const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
@@ -235,6 +237,67 @@ describe('ingester on reorgs', () => {
       expect(last.kind === 'reorg' && last.orphanedSequences).toEqual(expectedOrphans);
     }
     expect(ingester.stats().reorgs).toBe(10);
+  });
+
+  it('START_BLOCK 0 and a reorg that orphans every published event: the notice names block 0, a real block', async () => {
+    // A chain of its own: the reorg must drop every block with events since block 0.
+    const own = await startAnvil();
+    cleanups.push(() => own.stop());
+    const ownChain = await deployLogEmitters(own.rpcUrl);
+    const on = { chain: ownChain, anvil: own };
+    const stream = await createTestStream({ chainId: own.chainId });
+    cleanups.push(() => stream.destroy());
+    const ingester = await ingest(stream, {
+      rpcUrl: own.rpcUrl,
+      wsUrl: own.wsUrl,
+      ...ingestTarget(ownChain, stream),
+      startBlock: 0,
+    });
+    await ownChain.burst(3, 1);
+    await ownChain.burst(2, 2);
+    await expectStreamEqualsChain(stream, on);
+    const published = canonicalChainEvents(await readStream(stream.js, stream.jsm, stream.name));
+    const firstEventBlock = Math.min(...(await ownChain.logs()).map((l) => l.blockNumber));
+    const head = Number(await rpc('eth_blockNumber', [], own.rpcUrl));
+
+    const { encodeFunctionData } = await import('viem');
+    const { logEmitterAbi } = await import('@ghostnet/test');
+    const sender = (await rpc('eth_accounts', [], own.rpcUrl)) as string[];
+    const tx = {
+      from: sender[0],
+      to: ownChain.ghostCore,
+      data: encodeFunctionData({ abi: logEmitterAbi, functionName: 'burst', args: [2n, 77_000n] }),
+      gas: '0x1e8480',
+    };
+    await rpc('anvil_reorg', [head - firstEventBlock + 1, [[tx, 0]]], own.rpcUrl);
+    await ownChain.mine(1);
+    await expectStreamEqualsChain(stream, on);
+
+    const stored = await readStream(stream.js, stream.jsm, stream.name);
+    const notices = stored.filter((s) => s.message.kind === 'reorg');
+    expect(notices).toHaveLength(1);
+    const genesis = (await rpc('eth_getBlockByNumber', ['0x0', false], own.rpcUrl)) as { hash: string };
+    expect(notices[0]!.message).toMatchObject({
+      commonAncestor: { number: 0, hash: genesis.hash },
+      orphanedSequences: published.map((p) => p.seq),
+    });
+    // Every message reads back as every consumer reads it (a resync and the projector parse each one).
+    for (const { seq } of stored) {
+      const raw = await stream.jsm.streams.getMessage(stream.name, { seq });
+      expect(() => parseStreamMessage(raw!.data), `sequence ${seq}`).not.toThrow();
+    }
+    expect(ingester.stats().reorgs).toBe(1);
+    // A restart resyncs through the notice.
+    await ingester.stop();
+    const restarted = await ingest(stream, {
+      rpcUrl: own.rpcUrl,
+      ...ingestTarget(ownChain, stream),
+      startBlock: 0,
+    });
+    await ownChain.burst(1, 3);
+    await expectStreamEqualsChain(stream, on);
+    // Read the notice as an earlier one: nothing new orphaned.
+    expect(restarted.stats().reorgs).toBe(0);
   });
 
   it('stops with a clear error on a reorg deeper than the maximum', async () => {

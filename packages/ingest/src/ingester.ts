@@ -1,4 +1,4 @@
-import { createSubjects, LogDecodeError, type StreamMessage } from '@ghostnet/events';
+import { createSubjects, LogDecodeError, MalformedMessageError, type StreamMessage } from '@ghostnet/events';
 import type { Logger } from '@ghostnet/logger';
 import { ensureStream, streamConfigFor } from '@ghostnet/stream';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -56,7 +56,8 @@ export interface IngesterOptions {
 }
 
 export interface IngesterStats {
-  state: 'starting' | 'backfill' | 'live' | 'stopped' | 'failed';
+  /** retrying: the last step failed (RPC, data, NATS) and is retried; back to backfill/live on the next success. */
+  state: 'starting' | 'backfill' | 'live' | 'retrying' | 'stopped' | 'failed';
   chainHead: number | null;
   lastBlock: number | null;
   lagBlocks: number | null;
@@ -211,11 +212,31 @@ export function createIngester(options: IngesterOptions): Ingester {
   done.catch(() => {});
   let loop: Promise<void> | null = null;
 
+  // Block 0 is never read: genesis runs no transactions, so it holds no logs, and no reorg replaces it. That
+  // makes it a real block to anchor the first range on and to name as the common ancestor when a reorg orphans
+  // every published event (a notice's ancestor must be a block: the stream keeps whatever is appended).
+  const firstBlock = Math.max(options.startBlock, 1);
+
+  /** The block the first range extends when the stream holds nothing canonical: the one before firstBlock. */
   async function genesis(): Promise<Anchor> {
-    if (options.startBlock === 0) return { number: -1, hash: `0x${'0'.repeat(64)}` };
-    const header = await reader.header(options.startBlock - 1);
-    if (!header) throw new NotYetAvailable(`start block ${options.startBlock - 1} not available`);
+    const header = await reader.header(firstBlock - 1);
+    if (!header) throw new NotYetAvailable(`block ${firstBlock - 1} before the start block not available`);
     return { number: header.number, hash: header.hash };
+  }
+
+  /** Block time (ms) of the last appended block, for lagSeconds. */
+  let lastBlockTimeMs: number | null = null;
+  /**
+   * Lag as of the newest head seen, on every pass, failing ones included: an ingester that cannot append must
+   * show its lag growing (the IngesterLagging alert), not the value of its last success.
+   */
+  function updateLag(): void {
+    if (heads.latest !== null) stats.chainHead = Math.max(stats.chainHead ?? 0, heads.latest);
+    if (stats.chainHead === null) return;
+    const through = stats.lastBlock ?? firstBlock - 1;
+    stats.lagBlocks = Math.max(0, stats.chainHead - through);
+    if (stats.chainHead - confirmations <= through) stats.lagSeconds = 0;
+    else if (lastBlockTimeMs !== null) stats.lagSeconds = Math.max(0, (Date.now() - lastBlockTimeMs) / 1000);
   }
 
   const fetchAhead = options.fetchAhead ?? 4;
@@ -225,7 +246,7 @@ export function createIngester(options: IngesterOptions): Ingester {
     let needResync = true;
     let attempt = 0;
     let anchor: Anchor | null = null;
-    let nextFrom = options.startBlock;
+    let nextFrom = firstBlock;
     let skip: Position | null = null;
     let expectFromHash: string | undefined;
     // Ranges being fetched ahead of the one being built, each extending the one before it (its anchor is the
@@ -277,9 +298,8 @@ export function createIngester(options: IngesterOptions): Ingester {
           }
           const position = result.position;
           if (position === null) {
-            const g = await genesis();
-            anchor = g.number < 0 ? null : g;
-            nextFrom = options.startBlock;
+            anchor = await genesis();
+            nextFrom = firstBlock;
             skip = null;
             expectFromHash = undefined;
           } else if (position.afterLogIndex === null) {
@@ -298,21 +318,21 @@ export function createIngester(options: IngesterOptions): Ingester {
             expectFromHash = position.hash;
           }
           stats.lastBlock = position?.number ?? null;
+          lastBlockTimeMs = position?.timestamp ?? null;
           needResync = false;
         }
 
         const head = heads.latest !== null && heads.latest >= nextFrom ? heads.latest : await reader.head();
         stats.chainHead = Math.max(stats.chainHead ?? 0, head);
+        updateLag();
         const target = head - confirmations;
         if (nextFrom > target) {
           await settle();
           stats.state = 'live';
-          stats.lagBlocks = Math.max(0, head - (stats.lastBlock ?? head));
-          stats.lagSeconds = 0;
+          updateLag();
           await heads.wait();
           continue;
         }
-        stats.state = target - nextFrom > 2 ? 'backfill' : 'live';
 
         const to = Math.min(target, nextFrom + sizer.size - 1);
         const t0 = performance.now();
@@ -349,6 +369,8 @@ export function createIngester(options: IngesterOptions): Ingester {
 
         const envelopes = await build(segment, skip);
         const t2 = performance.now();
+        // Only once a step succeeded: a loop of failing fetches must read 'retrying', not 'live'.
+        stats.state = target - segment.from > 2 ? 'backfill' : 'live';
 
         const appended = appender.append(envelopes).then(({ sequences }) => {
           if (logger.isLevelEnabled('debug')) logIndexed(envelopes, sequences);
@@ -366,8 +388,8 @@ export function createIngester(options: IngesterOptions): Ingester {
           countAppended();
           stats.lastSequence = appender.lastSequence;
           stats.lastBlock = segment.to;
-          stats.lagBlocks = Math.max(0, head - segment.to);
-          stats.lagSeconds = Math.max(0, (Date.now() - segment.end.timestamp * 1000) / 1000);
+          lastBlockTimeMs = segment.end.timestamp * 1000;
+          updateLag();
         });
         appended.catch(() => {});
         inflight.push(appended);
@@ -381,6 +403,7 @@ export function createIngester(options: IngesterOptions): Ingester {
         await discard();
         if (stopped) break;
         if (error instanceof ReorgTooDeep) throw error;
+        updateLag();
         if (error instanceof ReorgDetected) {
           logger.warn(
             { reason: error.message },
@@ -410,12 +433,17 @@ export function createIngester(options: IngesterOptions): Ingester {
           continue;
         }
         stats.rpcErrors++;
+        stats.state = 'retrying';
         // Capped low: after a NATS or RPC outage the ingester should be appending again within ~2 s of recovery.
         const delay = backoffMs(attempt++, 100, 2_000);
         const level = attempt > 5 ? 'error' : 'warn';
         logger[level](
           { err: (error as Error).message, kind: (error as { kind?: string }).kind, retryInMs: delay },
-          error instanceof LogDecodeError ? 'log did not decode: retrying, nothing published' : 'retrying',
+          error instanceof LogDecodeError
+            ? 'log did not decode: retrying, nothing published'
+            : error instanceof MalformedMessageError
+              ? 'an envelope does not match the stream schema: retrying, nothing published'
+              : 'retrying',
         );
         // Anything not understood might have left the stream ahead of what we think: resync before writing.
         if (!(error instanceof RpcError) && !(error instanceof NotYetAvailable)) needResync = true;

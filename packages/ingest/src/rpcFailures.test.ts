@@ -170,6 +170,107 @@ describe('ingester behind a failing RPC', () => {
     }
   }, 120_000);
 
+  it('while every step fails, lag keeps growing and the state is retrying, not live (the alerts see it)', async () => {
+    // 'steps': everything but the head fails (the head is read before the failing step); 'all': the head too.
+    let failing: 'no' | 'steps' | 'all' = 'no';
+    const server: Server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks).toString();
+      const parsed = JSON.parse(body);
+      const methods: string[] = (Array.isArray(parsed) ? parsed : [parsed]).map((r) => r.method);
+      const headOnly = methods.every((m) => m === 'eth_blockNumber' || m === 'eth_chainId');
+      if (failing === 'all' || (failing === 'steps' && !headOnly)) {
+        res.writeHead(503).end('upstream unavailable');
+        return;
+      }
+      const upstream = await fetch(anvil.rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
+    });
+    const proxy = await listenLocal(server);
+    const own = await createTestStream({ chainId: anvil.chainId });
+    const headNow = async () => {
+      const response = await fetch(anvil.rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }),
+      });
+      return Number(((await response.json()) as { result: string }).result);
+    };
+    // Only what this test mines: the earlier test's history is not needed here.
+    const startBlock = (await headNow()) + 1;
+    const ingester = createIngester({
+      rpcUrl: proxy.url,
+      ...ingestTarget(chain, own),
+      startBlock,
+      pollIntervalMs: 100,
+      rpcTimeoutMs: 500,
+      logger: createLogger({ name: 'stuck-rpc', level: 'silent' }),
+    });
+    const streamIds = async () =>
+      canonicalChainEvents(await readStream(own.js, own.jsm, own.name)).map((s) => s.message.id);
+    const chainIds = async () =>
+      (await chain.logs())
+        .filter((l) => l.blockNumber >= startBlock)
+        .map((l) => `${anvil.chainId}:${l.blockHash}:${l.logIndex}`);
+    try {
+      await ingester.start();
+      await chain.burst(3, 7000);
+      const first = await chainIds();
+      await waitFor('caught up and live', async () => {
+        const stats = ingester.stats();
+        return stats.state === 'live' && stats.lagBlocks === 0 && (await streamIds()).length === first.length;
+      });
+      const appendedThrough = ingester.stats().lastBlock!;
+
+      failing = 'steps';
+      for (let i = 0; i < 4; i++) await chain.burst(2, 7100 + i);
+      await chain.mine(8);
+      const head = await headNow();
+      await waitFor('the lag to reach the head while nothing can be appended', async () => {
+        const stats = ingester.stats();
+        return stats.lagBlocks === head - appendedThrough && stats.state === 'retrying';
+      }).catch(() => {});
+      expect(ingester.stats()).toMatchObject({
+        state: 'retrying',
+        chainHead: head,
+        lastBlock: appendedThrough,
+        lagBlocks: head - appendedThrough,
+      });
+      expect(ingester.stats().lagSeconds).toBeGreaterThanOrEqual(0);
+
+      // The head cannot be read either: the lag stands at what was last seen, errors keep growing, no block is
+      // appended (IngesterStuck reads errors against ghostnet_ingester_last_block) and the state stays retrying.
+      failing = 'all';
+      const errorsBefore = ingester.stats().rpcErrors;
+      await waitFor('errors to keep growing', async () => ingester.stats().rpcErrors >= errorsBefore + 2);
+      expect(ingester.stats()).toMatchObject({
+        state: 'retrying',
+        lastBlock: appendedThrough,
+        lagBlocks: head - appendedThrough,
+      });
+
+      failing = 'no';
+      const expected = await chainIds();
+      await waitFor('caught up again', async () => {
+        const stats = ingester.stats();
+        return (
+          stats.state === 'live' && stats.lagBlocks === 0 && (await streamIds()).length === expected.length
+        );
+      }).catch(() => {});
+      expect(await streamIds()).toEqual(expected);
+      expect(ingester.stats()).toMatchObject({ state: 'live', lagBlocks: 0, lagSeconds: 0 });
+    } finally {
+      await ingester.stop();
+      await proxy.close();
+      await own.destroy();
+    }
+  }, 120_000);
+
   it('waits at start for an RPC that keeps failing eth_chainId longer than one call retries, then ingests', async () => {
     // 8 answers of 500 in a row: 4 attempts per call would have failed the start twice over.
     let refused = 0;

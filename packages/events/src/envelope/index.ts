@@ -35,8 +35,17 @@ export function parseStreamMessage(data: Uint8Array | string): StreamMessage {
   } catch {
     throw new MalformedMessageError('not JSON');
   }
+  return validateStreamMessage(raw);
+}
+
+/**
+ * Checks an already-parsed value against the schema of its `kind`, as `parseStreamMessage` does for a payload:
+ * writers run it before publishing, so that nothing a reader would refuse ever enters the stream.
+ */
+export function validateStreamMessage(raw: unknown): StreamMessage {
   const kind = (raw as { kind?: unknown } | null)?.kind;
-  const schema = typeof kind === 'string' ? byKind[kind as keyof typeof byKind] : undefined;
+  const schema =
+    typeof kind === 'string' && Object.hasOwn(byKind, kind) ? byKind[kind as keyof typeof byKind] : undefined;
   if (!schema) throw new MalformedMessageError(`unknown kind ${JSON.stringify(kind)}`);
   const result = schema.safeParse(raw);
   if (!result.success) throw new MalformedMessageError(z.prettifyError(result.error));

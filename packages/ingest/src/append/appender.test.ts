@@ -1,4 +1,11 @@
-import { createLogDecoder, ghostCoreEventsAbi, type StreamMessage } from '@ghostnet/events';
+import {
+  createLogDecoder,
+  ghostCoreEventsAbi,
+  MalformedMessageError,
+  parseStreamMessage,
+  type ReorgNotice,
+  type StreamMessage,
+} from '@ghostnet/events';
 import { createTestStream, encodeTestLog, readStream, type TestStream } from '@ghostnet/test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppendConflict, Appender } from './appender.ts';
@@ -76,6 +83,44 @@ describe('Appender', () => {
     await appender.append(batch);
     await appender.sync();
     await expect(appender.append([batch[2]!])).rejects.toThrow(/already in the stream|wrong last/);
+  });
+
+  it('refuses a message the stream schema rejects: nothing of its batch lands, nor of the batches after it', async () => {
+    const { stream, appender } = await setup();
+    await appender.append(envelopes(1, 2));
+    // What resync wrote when a reorg orphaned everything and START_BLOCK was 0: an ancestor at block -1.
+    const notice: ReorgNotice = {
+      v: 1,
+      kind: 'reorg',
+      id: `31337:reorg:0x${'0'.repeat(64)}:1`,
+      chainId: 31337,
+      commonAncestor: { number: -1, hash: `0x${'0'.repeat(64)}` },
+      depth: 2,
+      orphanedSequences: [1, 2],
+      observedAt: 1,
+    };
+    const refused = appender.append([...envelopes(3, 2), notice]);
+    // Queued behind it: must not land with the refused batch missing before it.
+    const queued = appender.append(envelopes(5, 2));
+    const error = await refused.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MalformedMessageError);
+    expect((error as Error).message).toMatch(/message 3 of 3 \(id "31337:reorg:/);
+    expect((error as Error).message).toMatch(/commonAncestor\.number/);
+    await expect(queued).rejects.toThrow();
+    // A value no schema knows at all is refused too.
+    expect(await appender.sync()).toBe(2);
+    await expect(
+      appender.append([{ ...envelopes(3, 1)[0]!, kind: 'nonsense' } as unknown as StreamMessage]),
+    ).rejects.toThrow(/unknown kind "nonsense"/);
+    // After a sync the appender goes on; the stream holds only what every reader can parse.
+    expect(await appender.sync()).toBe(2);
+    expect((await appender.append(envelopes(3, 2))).sequences).toEqual([3, 4]);
+    const stored = await readStream(stream.js, stream.jsm, stream.name);
+    expect(stored.map((s) => s.seq)).toEqual([1, 2, 3, 4]);
+    for (const s of stored) {
+      const raw = await stream.jsm.streams.getMessage(stream.name, { seq: s.seq });
+      expect(() => parseStreamMessage(raw!.data)).not.toThrow();
+    }
   });
 
   it('fails, without hanging, when no stream takes the subject', async () => {

@@ -1,4 +1,9 @@
-import type { StreamMessage, Subjects } from '@ghostnet/events';
+import {
+  MalformedMessageError,
+  type StreamMessage,
+  type Subjects,
+  validateStreamMessage,
+} from '@ghostnet/events';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import {
   createInbox,
@@ -148,6 +153,12 @@ export class Appender {
       this.#subscribe();
       let sent = 0;
       try {
+        // Checked in call order, as a failure: a refused batch must also stop the batches queued after it, or
+        // they would land with its messages missing (their expectation names the message before it).
+        if (!this.#failure) {
+          const malformed = findMalformed(messages);
+          if (malformed) this.#fail(malformed);
+        }
         for (let index = 0; index < messages.length; index++) {
           if (this.#failure) break;
           if (this.#pending.size >= this.maxInFlight) {
@@ -290,6 +301,25 @@ export class Appender {
     }, 100);
     this.#sweeper.unref?.();
   }
+}
+
+/**
+ * The first message a reader would refuse, as an error naming it. The stream keeps what it is given (and
+ * denies deletes): one malformed message would fail every resync and every consumer after it, for good.
+ */
+function findMalformed(messages: readonly StreamMessage[]): MalformedMessageError | null {
+  for (let index = 0; index < messages.length; index++) {
+    try {
+      validateStreamMessage(messages[index]);
+    } catch (error) {
+      const id = (messages[index] as { id?: unknown } | undefined)?.id;
+      return new MalformedMessageError(
+        `refusing to append message ${index + 1} of ${messages.length} (id ${JSON.stringify(id)}): ` +
+          `it does not match the stream message schema: ${(error as Error).message}`,
+      );
+    }
+  }
+  return null;
 }
 
 function classify(error: unknown): Error {
