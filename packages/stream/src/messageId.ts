@@ -1,6 +1,6 @@
 import type { JetStreamManager, JsMsg } from '@nats-io/jetstream';
 
-/** A message's Nats-Msg-Id (every writer sets it: the envelope id), null without one. */
+/** A message's Nats-Msg-Id (every writer sets it: the envelope id, with a suffix for re-appended events), null without one. */
 export function messageIdOf(m: Pick<JsMsg, 'headers'>): string | null {
   return m.headers?.get('Nats-Msg-Id') || null;
 }

@@ -123,6 +123,34 @@ describe('Appender', () => {
     }
   });
 
+  it('a reorg that flips back (A, B, A): A appended again is not dropped as a duplicate, and a retry still is', async () => {
+    const { stream, appender } = await setup();
+    const notice = (orphaned: number[]): ReorgNotice => ({
+      v: 1,
+      kind: 'reorg',
+      id: `31337:reorg:0x${'0'.repeat(63)}1:${orphaned[0]}`,
+      chainId: 31337,
+      commonAncestor: { number: 1, hash: `0x${'0'.repeat(63)}1` },
+      depth: 2,
+      orphanedSequences: orphaned,
+      observedAt: 1,
+    });
+    const a = envelopes(2, 2);
+    const b = envelopes(200, 2);
+    expect((await appender.append(a)).sequences).toEqual([1, 2]);
+    expect((await appender.append([notice([1, 2]), ...b])).sequences).toEqual([3, 4, 5]);
+    // The chain went back to A within the duplicate window: the same envelope ids, appended again.
+    expect((await appender.append([notice([4, 5]), ...a])).sequences).toEqual([6, 7, 8]);
+    const stored = await readStream(stream.js, stream.jsm, stream.name);
+    expect(stored.map((s) => s.message.id)).toEqual(
+      [...a, notice([1, 2]), ...b, notice([4, 5]), ...a].map((m) => m.id),
+    );
+    // A restarted ingester takes the marks from the stream: its retry of the last message is still dropped.
+    const restarted = new Appender(stream.js, stream.jsm, stream.name, stream.subjects);
+    expect(await restarted.sync()).toBe(8);
+    await expect(restarted.append([a[1]!])).rejects.toThrow(/already in the stream at 8/);
+  });
+
   it('fails, without hanging, when no stream takes the subject', async () => {
     const stream = await createTestStream();
     streams.push(stream);

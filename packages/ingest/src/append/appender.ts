@@ -1,5 +1,6 @@
 import {
   MalformedMessageError,
+  parseStreamMessage,
   type StreamMessage,
   type Subjects,
   validateStreamMessage,
@@ -57,8 +58,8 @@ const RECONNECT_GRACE_MS = 2_000;
 const decoder = new TextDecoder();
 
 /**
- * The single-writer append path. Every message carries Nats-Msg-Id (= envelope id, so a retry within the
- * duplicate window is dropped) and an expectation: the first message after a sync expects the stream's last
+ * The single-writer append path. Every message carries Nats-Msg-Id (the envelope id, and for chain events
+ * after a reorg notice a mark of the newest one: see #reorgMark; a retry within the duplicate window is dropped) and an expectation: the first message after a sync expects the stream's last
  * sequence, every later one expects the previous message's id as the stream's last id. Messages are
  * pipelined on one connection, which preserves their order, across calls too (a call's messages are handed
  * to the client only after the previous call's), so appending one batch overlaps waiting for the acks of the
@@ -74,6 +75,15 @@ const decoder = new TextDecoder();
  */
 export class Appender {
   #lastSequence = 0;
+  /**
+   * The first orphaned sequence of the newest reorg notice in the stream (null before any): a chain event's
+   * Nats-Msg-Id carries it. A reorg that flips back (A, then B, then A again) brings A's events back with
+   * their ids unchanged; under their first ids JetStream would drop them as duplicates for its whole
+   * duplicate window (2 min) and the ingester would stall on the conflict that long. Each notice orphans
+   * messages no earlier notice did, so the mark differs after every notice, and stays the same for the
+   * retries a window is for.
+   */
+  #reorgMark: number | null = null;
   #chainEvents = 0;
   #lastSentId: string | null = null;
   #dispatching: Promise<void> = Promise.resolve();
@@ -140,7 +150,18 @@ export class Appender {
     this.#lastSentId = null;
     const info = await this.jsm.streams.info(this.streamName);
     this.#lastSequence = info.state.last_seq;
+    const notice = await this.jsm.streams.getMessage(this.streamName, { last_by_subj: this.subjects.reorg });
+    const parsed = notice ? parseStreamMessage(notice.data) : null;
+    this.#reorgMark = parsed?.kind === 'reorg' ? (parsed.orphanedSequences[0] ?? null) : null;
     return this.#lastSequence;
+  }
+
+  /** The Nats-Msg-Id a message is appended under (see #reorgMark). */
+  #messageId(message: StreamMessage): string {
+    if (message.kind === 'reorg') this.#reorgMark = message.orphanedSequences[0] ?? this.#reorgMark;
+    return message.kind === 'chain' && this.#reorgMark !== null
+      ? `${message.id}~${this.#reorgMark}`
+      : message.id;
   }
 
   append(messages: StreamMessage[], timeoutMs = 10_000): Promise<AppendResult> {
@@ -167,8 +188,9 @@ export class Appender {
             if (this.#failure) break;
           }
           const message = messages[index]!;
+          const id = this.#messageId(message);
           const h = natsHeaders();
-          h.set('Nats-Msg-Id', message.id);
+          h.set('Nats-Msg-Id', id);
           if (this.#lastSentId === null) h.set('Nats-Expected-Last-Sequence', String(this.#lastSequence));
           else h.set('Nats-Expected-Last-Msg-Id', this.#lastSentId);
           const token = this.#nextToken++;
@@ -182,7 +204,7 @@ export class Appender {
             this.#fail(error instanceof Error ? error : new Error(String(error)));
             break;
           }
-          this.#lastSentId = message.id;
+          this.#lastSentId = id;
           this.#pending.set(token, {
             batch,
             index,

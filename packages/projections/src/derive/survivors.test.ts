@@ -67,7 +67,7 @@ async function forkedGame() {
   const notice = () =>
     harness.publish([reorgNotice(harness.stream.chainId, orphanedSeqs, base.at(-1)!.block.number)]);
   const scans = [...expectedSurvivors([...base, ...orphaned], [...baseSeqs, ...orphanedSeqs]).keys()];
-  return { harness, base, baseSeqs, canonical, orphanedSeqs, runner, notice, scans };
+  return { harness, base, baseSeqs, canonical, orphaned, orphanedSeqs, runner, notice, scans };
 }
 
 async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
@@ -247,6 +247,37 @@ describe('derived.ScanSurvivors', () => {
     );
     const last = survived.find((e) => e.sourceSequenceId === fresh.at(-1))!;
     expect(last.data).toEqual(expect.objectContaining({ level: expected.get(fresh.at(-1)!)!.level }));
+  }, 120_000);
+
+  it('a reorg that flips back: the finalizes appended again get their survivors at once, not after the duplicate window', async () => {
+    const { harness, base, baseSeqs, orphaned, orphanedSeqs, runner, notice, scans } = await forkedGame();
+    const p = publisher(harness);
+    p.start();
+    const stale = scans.filter((seq) => orphanedSeqs.includes(seq));
+    expect(stale.length).toBeGreaterThan(0);
+    await until('the scans of the branch published', async () => p.stats().cursor === stale.at(-1));
+    await notice();
+    // The chain went back to that branch: the same events again (the same envelope ids), under the message
+    // ids the ingester gives them after a notice.
+    const { js } = harness.stream;
+    const again: number[] = [];
+    for (const m of orphaned) {
+      const ack = await js.publish(harness.stream.subjects.of(m), JSON.stringify(m), {
+        msgID: `${m.id}~${orphanedSeqs[0]}`,
+      });
+      again.push(ack.seq);
+    }
+    const expected = expectedSurvivors([...base, ...orphaned], [...baseSeqs, ...again]);
+    const fresh = [...expected.keys()].filter((seq) => again.includes(seq));
+    expect(fresh).toHaveLength(stale.length);
+    // JetStream's duplicate window is 2 minutes: the old message ids would hold these back that long.
+    await until('the scans appended again published', async () => p.stats().cursor === fresh.at(-1), 30_000);
+    const derived = await derivedMessages(harness.stream);
+    for (const seq of fresh) {
+      const message = derived.find((d) => d.message.source.sequence === seq)?.message;
+      expect(message?.args.survivors, `scan at ${seq}`).toEqual(expected.get(seq)!.survivors);
+    }
+    await runner.waitFor(derived.at(-1)!.seq, 60_000);
   }, 120_000);
 
   it('does not publish the survivors of a finalize a reorg notice in the stream took back', async () => {

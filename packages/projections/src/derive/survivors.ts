@@ -283,7 +283,10 @@ export class SurvivorsPublisher {
       args: { level: scan.level, scanId: finalized.args.scanId, survivors: scan.survivors },
     });
     const ack = await js.publish(this.#subject, JSON.stringify(message), {
-      msgID: message.id,
+      // The source's sequence too: a reorg that flips back appends the same finalize again (same envelope id)
+      // at a new sequence, and under the message id of the copy it replaces JetStream would drop the new
+      // survivors for its whole duplicate window. A re-publish for the same source still has the same id.
+      msgID: `${message.id}@${scan.sequence}`,
       // 0 when the subject is empty: the stream refuses this if someone published one meanwhile.
       expect: { streamName, lastSubjectSequence: lastSeq },
     });
