@@ -73,6 +73,34 @@ describe('GatewayClient', () => {
     client.close();
   });
 
+  it('a socket the browser refuses to open is reported and retried, not left connecting for good', async () => {
+    let refuse = true;
+    class Refusing extends FakeSocket {
+      constructor(url: string) {
+        if (refuse) throw new SyntaxError(`invalid url ${url}`);
+        super(url);
+      }
+    }
+    const errors: string[] = [];
+    const statuses: string[] = [];
+    const client = new GatewayClient({ url: 'ws://a', token: 't', WebSocket: Refusing });
+    client.on('error', (e) => errors.push(e.message));
+    client.on('status', (s) => statuses.push(s));
+    client.connect();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(errors).toEqual([expect.stringContaining('cannot open a socket to ws://a')]);
+    expect(statuses.at(-1)).toBe('reconnecting');
+    refuse = false;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(FakeSocket.all).toHaveLength(1);
+    FakeSocket.all[0]!.open();
+    expect(FakeSocket.all[0]!.sent).toEqual([
+      { type: 'AUTH', token: 't' },
+      { type: 'RECONNECT', lastSequenceId: null },
+    ]);
+    client.close();
+  });
+
   it('backs off 1, 2, 4, 8, 16, 30, 30 s (±20% jitter), and starts over once live again', async () => {
     const client = new GatewayClient({ url: 'ws://a', WebSocket: FakeSocket }).connect();
     const delays: (number | null)[] = [];

@@ -220,7 +220,15 @@ export class GatewayClient {
     }
     if (generation !== this.#generation) return;
     const url = this.#urls[this.#connectCount++ % this.#urls.length]!;
-    const ws = new this.#WebSocket(url);
+    let ws: WebSocketLike;
+    try {
+      ws = new this.#WebSocket(url);
+    } catch (error) {
+      // A browser refuses some URLs outright (SecurityError, SyntaxError): report it and try again (the next
+      // url, if several), or connect() would do nothing for good while the client believes it is connecting.
+      this.#emit('error', { code: 'CLIENT', message: `cannot open a socket to ${url}: ${String(error)}` });
+      return this.#scheduleReconnect(CLIENT_CLOSE, 'socket not opened');
+    }
     this.#ws = ws;
     ws.onopen = () => {
       if (this.#ws !== ws) return;

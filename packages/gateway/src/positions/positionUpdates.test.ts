@@ -49,6 +49,33 @@ describe('POSITION_UPDATE when a position read fails', () => {
     expect(updates.pending).toBe(0);
   });
 
+  it('a read that keeps failing is dropped after 5 attempts, with one error, not retried every tick for good', async () => {
+    const errors: unknown[] = [];
+    let reads = 0;
+    const updates = new PositionUpdates({
+      source: {
+        positionsCheckpoint: async () => ({ sequence: 10, epoch: 'E' }),
+        readPosition: () => {
+          reads++;
+          return Promise.reject(new Error('row does not parse'));
+        },
+      },
+      localUsers: () => [A],
+      isLocal: () => true,
+      publish: () => {},
+      isCurrentEpoch: () => true,
+      tickMs: 60_000,
+      logger: Object.assign(Object.create(silentLogger) as typeof silentLogger, {
+        error: (...args: unknown[]) => errors.push(args),
+      }),
+    });
+    updates.enqueue([A], 10);
+    for (let i = 0; i < 8; i++) await updates.tick();
+    expect(reads).toBe(5);
+    expect(updates.pending).toBe(0);
+    expect(errors).toHaveLength(1);
+  });
+
   it('an epoch the follower recognises as the same stream is accepted (the projector may report another alias)', async () => {
     const published: string[] = [];
     const updates = new PositionUpdates({

@@ -22,8 +22,13 @@ export interface PositionUpdatesOptions {
  * one query after the projector's checkpoint notice (`nudge`), or up to one tick when notices are not wired.
  * Requests for the same user coalesce; users are read `concurrency` at a time.
  */
+/** Reads of one user's position that may fail in a row before its update is dropped (a row that never reads). */
+const MAX_ATTEMPTS = 5;
+
 export class PositionUpdates {
   #pending = new Map<string, number>();
+  /** Users whose last reads failed, with how many in a row. */
+  #failures = new Map<string, number>();
   #timer: NodeJS.Timeout | null = null;
   #running = false;
   #again = false;
@@ -82,11 +87,26 @@ export class PositionUpdates {
         const batch = due.slice(i, i + concurrency);
         const results = await Promise.allSettled(batch.map(([user]) => this.#send(user)));
         results.forEach((result, j) => {
-          if (result.status === 'fulfilled') return;
+          const [user, seq] = batch[j]!;
+          if (result.status === 'fulfilled') {
+            this.#failures.delete(user);
+            return;
+          }
           failed++;
           lastError = result.reason;
+          const attempts = (this.#failures.get(user) ?? 0) + 1;
+          if (attempts >= MAX_ATTEMPTS) {
+            // A read that keeps failing would cost a query and a log line every tick, for good; the next
+            // change of this user's position tries again.
+            this.#failures.delete(user);
+            this.options.logger.error(
+              { err: result.reason, address: user, attempts },
+              'position update dropped: its read failed every time',
+            );
+            return;
+          }
+          this.#failures.set(user, attempts);
           // Back in the queue; enqueue keeps a newer request that came in during the read.
-          const [user, seq] = batch[j]!;
           this.enqueue([user], seq);
         });
       }

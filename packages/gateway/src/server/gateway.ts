@@ -36,12 +36,12 @@ export interface GatewayLimits {
   authTimeoutMs: number;
   /** A socket silent this long is pinged; one silent for twice as long is closed (dead peer). */
   heartbeatSeconds: number;
-  /** Sequences kept in memory for replays. */
-  replayWindow: number;
   /**
-   * A gap (head − cursor, in stream sequences) below this is answered with REPLAY, else FULL_SYNC. A snapshot
-   * at least this far behind the head (a lagging projector) is not served either: retried, then 1013.
+   * Sequences kept in memory for replays. A snapshot at least this far behind the head (a lagging projector)
+   * is not served: retried, then 1013 (the REPLAY after it would be read from the stream).
    */
+  replayWindow: number;
+  /** A gap (head − cursor, in stream sequences) below this is answered with REPLAY, else FULL_SYNC. */
   replayLimit: number;
   /** Resumes reading their gap from the stream at once (the window did not reach back); the others wait. */
   streamReads: number;
@@ -680,9 +680,10 @@ export class Gateway {
         const read = await this.options.snapshots.readSnapshot({ address: conn.address });
         // A snapshot of another epoch (projector not caught up with a recreated stream) is not one to send.
         if (!follower.isCurrentEpoch(read.epoch)) continue;
-        // The REPLAY that follows a snapshot is (snapshot, head]: bounded like any other REPLAY, or a projector
-        // an hour behind would have every new client read and buffer an hour of the stream.
-        if (follower.head - read.sequence < this.limits.replayLimit) {
+        // The REPLAY that follows a snapshot is (snapshot, head]: served from the window (memory) it costs no
+        // stream read, but beyond it a projector an hour behind would have every new client read and buffer an
+        // hour of the stream. A projector catching up after a burst (thousands behind) stays within the window.
+        if (follower.head - read.sequence < this.limits.replayWindow) {
           snapshot = read;
           break;
         }

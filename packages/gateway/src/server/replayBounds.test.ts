@@ -43,11 +43,12 @@ describe('a resume never turns into an unbounded replay', () => {
     await stream?.destroy();
   });
 
-  it('a snapshot further behind the stream than the replay limit (a lagging projector) is retried, then TRY_AGAIN_LATER: no FULL_SYNC, no REPLAY', async () => {
+  it('a snapshot further behind the stream than the replay window (a lagging projector) is retried, then TRY_AGAIN_LATER: no FULL_SYNC, no REPLAY', async () => {
     const lagging = streamHeadSnapshots(stream, 2_000);
     const gw = await startTestGateway(stream, {
       snapshots: lagging,
       connectionsBucket: `gwl_${stream.name}`,
+      limits: { replayWindow: 1_000 },
     });
     try {
       const client = await resume(gw.url, null);
@@ -60,16 +61,18 @@ describe('a resume never turns into an unbounded replay', () => {
       expect(client.frames[1]).toMatchObject({ type: 'ERROR', code: 'SNAPSHOT_UNAVAILABLE' });
       expect(lagging.reads).toBeGreaterThan(1);
 
-      // Within the limit, the same gateway serves the FULL_SYNC and the REPLAY of the sequences in between.
-      const within = streamHeadSnapshots(stream, 900);
+      // Within the window, a gateway serves the FULL_SYNC and the REPLAY of the sequences in between, even
+      // beyond the replay limit (1000) that sends a client's own cursor to a FULL_SYNC.
+      const within = streamHeadSnapshots(stream, 1_500);
       const served = await startTestGateway(stream, {
         snapshots: within,
         connectionsBucket: `gwm_${stream.name}`,
+        limits: { replayWindow: 2_000 },
       });
       try {
         const ok = await resume(served.url, null);
         expect(await ok.next('REPLAY', 20_000)).toMatchObject({
-          fromSequenceId: head - 900,
+          fromSequenceId: head - 1_500,
           toSequenceId: head,
         });
         ok.close();
