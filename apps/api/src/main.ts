@@ -8,6 +8,7 @@ import {
   createChainState,
   createProjectionsReadModel,
   minigameRoutes,
+  signerCheckedBoostContext,
   type ZodApp,
 } from '@ghostnet/api';
 import { exitOnConfigError, parseEnv } from '@ghostnet/config';
@@ -78,11 +79,12 @@ async function startMinigame() {
   if (!env.BOOST_SIGNER_PRIVATE_KEY || !contracts || !env.RPC_URL) return null;
   const signer = new BoostSigner(env.BOOST_SIGNER_PRIVATE_KEY, env.CHAIN_ID, contracts.GhostCore as Address);
   const client = createPublicClient({ transport: http(env.RPC_URL, { timeout: 5_000 }) });
-  const setup = await checkSignerSetup(client, {
+  const expected = {
     chainId: env.CHAIN_ID,
     ghostCore: contracts.GhostCore as Address,
     signer: signer.address,
-  });
+  };
+  const setup = await checkSignerSetup(client, expected);
   if (setup.ok === false) {
     // Every boost would revert on chain while the API calls it valid: refuse to start instead.
     logger.fatal(`the mini-game's signer does not match the chain: ${setup.problem}`);
@@ -91,11 +93,17 @@ async function startMinigame() {
   if (setup.ok === 'unreachable')
     logger.warn(
       { err: setup.error },
-      'cannot check the boost signer against the chain yet (RPC unreachable)',
+      'cannot check the boost signer against the chain yet (RPC unreachable): no boost is signed until it is',
     );
   return minigameRoutes({
     signer,
-    boostContext: createChainState(client, contracts).boostContext,
+    boostContext: signerCheckedBoostContext(
+      createChainState(client, contracts).boostContext,
+      () => checkSignerSetup(client, expected),
+      setup,
+      (problem) =>
+        logger.fatal(`the mini-game's signer does not match the chain: ${problem}; no boost is signed`),
+    ),
     challengeTtlMs: env.TYPING_CHALLENGE_TTL_SECONDS * 1000,
   });
 }

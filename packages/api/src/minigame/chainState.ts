@@ -80,10 +80,15 @@ export type ChainState = ReturnType<typeof createChainState>;
  * (InvalidSignature) while the API reports it valid. `unreachable` when the RPC does not answer: the
  * mini-game answers 503 until it does, and a mismatch cannot be told yet.
  */
+export type SignerSetup =
+  | { ok: true }
+  | { ok: false; problem: string }
+  | { ok: 'unreachable'; error: string };
+
 export async function checkSignerSetup(
   client: PublicClient,
   expected: { chainId: number; ghostCore: Address; signer: Address },
-): Promise<{ ok: true } | { ok: false; problem: string } | { ok: 'unreachable'; error: string }> {
+): Promise<SignerSetup> {
   let chainId: number;
   let signer: Address;
   try {
@@ -102,4 +107,28 @@ export async function checkSignerSetup(
       problem: `GhostCore ${expected.ghostCore} accepts boosts signed by ${signer}; BOOST_SIGNER_PRIVATE_KEY is the key of ${expected.signer}`,
     };
   return { ok: true };
+}
+
+/**
+ * `boostContext` that reads nothing for a boost until the signer has been checked against the chain: when the
+ * RPC did not answer at start, the check runs again on the next result that could earn a boost (which fails
+ * with the route's 503 meanwhile). A mismatch found then is logged once and every boost refused (503) until
+ * the configuration is fixed and the API restarted: signing would hand out boosts GhostCore reverts.
+ */
+export function signerCheckedBoostContext(
+  boostContext: (user: Address) => Promise<BoostContext>,
+  check: () => Promise<SignerSetup>,
+  atStart: SignerSetup,
+  onMismatch: (problem: string) => void,
+): (user: Address) => Promise<BoostContext> {
+  let state = atStart;
+  return async (user) => {
+    if (state.ok === 'unreachable') {
+      state = await check();
+      if (state.ok === false) onMismatch(state.problem);
+    }
+    if (state.ok === 'unreachable') throw new Error(`cannot check the boost signer yet: ${state.error}`);
+    if (state.ok === false) throw new Error(`the boost signer does not match the chain: ${state.problem}`);
+    return boostContext(user);
+  };
 }

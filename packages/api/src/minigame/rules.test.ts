@@ -49,6 +49,10 @@ describe('typing result checks', () => {
     const instant = { ...good, wpm: 149, duration: 0 };
     expect(checkResult(instant, { command, issuedAt: now - 50 }, now)).toBe('DURATION_IMPLAUSIBLE');
     expect(checkResult(instant, { command, issuedAt: now - 3_000 }, now)).toBeNull();
+    // A client that reports WPM net of errors claims less speed than its keys showed: 80 WPM (6 s for 40
+    // characters) answered 4 s after the challenge is still a human.
+    const net = { ...good, wpm: 80, duration: 4_000 };
+    expect(checkResult(net, { command, issuedAt: now - 4_000 }, now)).toBeNull();
   });
 
   it('flags results that pass but look too good: over 150 WPM, keystrokes under 50 ms on average', () => {

@@ -35,6 +35,8 @@ export const LIMITS = {
   minWpm: 10,
   maxWpm: 200,
   durationToleranceMs: 5_000,
+  /** The share of the time the claimed WPM needs that must have passed since the challenge was issued. */
+  netWpmSlack: 0.75,
   gamesPerHour: 10,
   /** Challenges a player may hold unanswered at once. */
   openChallenges: 20,
@@ -84,10 +86,11 @@ export function checkResult(
   const expected = expectedDurationMs(result.command, result.wpm);
   if (Math.abs(result.duration - expected) > LIMITS.durationToleranceMs) return 'DURATION_IMPLAUSIBLE';
   // Nobody types for longer than the challenge has existed (both times are the server's: no skew), nor
-  // faster than the claimed speed allows: the ±5 s above covers every command at a high WPM, so without this
-  // an answer sent the moment the challenge was issued, claiming a duration of 0, would pass.
+  // much faster than the claimed speed allows: the ±5 s above covers every command at a high WPM, so without
+  // this an answer sent the moment the challenge was issued, claiming a duration of 0, would pass. A quarter
+  // of slack for clients that report WPM net of errors (slower than the keys were typed).
   const elapsed = now - challenge.issuedAt + 1_000;
-  if (result.duration > elapsed || expected > elapsed) return 'DURATION_IMPLAUSIBLE';
+  if (result.duration > elapsed || expected * LIMITS.netWpmSlack > elapsed) return 'DURATION_IMPLAUSIBLE';
   if (result.keystrokes) return checkKeystrokes(result);
   return null;
 }
