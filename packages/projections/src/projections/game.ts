@@ -546,6 +546,12 @@ class GameBatch {
       }
       case 'BoostApplied': {
         const { user, boostType, valueBps, expiry } = m.args;
+        // GhostCore accepts a boost from a player whose position was traced or culled (it keeps its level;
+        // only an extract clears it): a signature handed out while alive can be applied after the death. It
+        // changes nothing shown here (a dead position has no death rate or yield), so there is nothing to
+        // apply; refusing it would stop the projection on an event anyone can send. A boost from an address
+        // that never had a position cannot be on chain: that is still refused.
+        if (!this.active.has(user) && (this.users.get(user)?.positionsCount ?? 0) > 0) return;
         const pos = this.live(user, 'BoostApplied');
         this.boosts.push({
           row: [seq, user, pos.id, boostType, valueBps, expiry, at],

@@ -13,6 +13,7 @@ import {
   readLeaderboard,
   readLevelStats,
   readPosition,
+  readPositionEvents,
   readRecentFeed,
   readSnapshot,
   readUser,
@@ -242,6 +243,37 @@ describe('poison messages', () => {
       new RegExp(`projection (game|leaderboards) v1 stopped at sequence ${orphanStake}: .*no live position`),
     );
     await runner.waitFor(seqs[seqs.length - 1]!, 30_000, { ignoreFailed: true });
+  });
+});
+
+describe('events GhostCore accepts from a dead player', () => {
+  it('a boost applied after the position was traced stops nothing and changes nothing', async () => {
+    h = await createHarness();
+    const game = new SyntheticGame({ secondsPerTx: 30, seed: 4, players: 60 });
+    const history = game.take(600);
+    const traced = history
+      .filter((e) => e.name === 'DeathsSubmitted')
+      .flatMap((e) => (e.enrichment as { victims: { address: string }[] }).victims.map((v) => v.address))[0];
+    expect(traced).toBeDefined();
+    const template = history.find((e) => e.name === 'BoostApplied')!;
+    await h.publish(history);
+    const [late] = await h.publish([
+      {
+        ...game.take(1)[0]!,
+        name: 'BoostApplied',
+        contract: 'GhostCore',
+        args: { ...template.args, user: traced },
+        id: `31337:0x${'8'.repeat(64)}:0`,
+      } as never,
+    ]);
+    const seqs = await h.publish(game.take(100));
+    const runner = h.runner({ batchSize: 200 });
+    await runner.start();
+    await runner.waitFor(seqs.at(-1)!, 60_000);
+    expect(runner.stats().workers.filter((w) => w.state === 'failed')).toEqual([]);
+    expect((await readPosition(h.pool, traced!)).position).toBeNull();
+    const events = await readPositionEvents(h.pool, traced!, { limit: 100 });
+    expect(events.events.map((e) => e.sequenceId)).not.toContain(late);
   });
 });
 
