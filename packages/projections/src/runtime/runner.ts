@@ -47,6 +47,8 @@ export interface RunnerOptions {
 export interface RunnerStats {
   /** Generations this process applies now (holds the lease of), plus those that stopped on a poison message. */
   workers: WorkerStats[];
+  /** The stream's last sequence as of the last bookkeeping round (every pollMs); 0 before the first. */
+  streamLastSequence: number;
   /** Generations another process holds (this one is standby for them). */
   standby: string[];
 }
@@ -68,6 +70,7 @@ export class ProjectionRunner {
   #ticking: Promise<void> | null = null;
   #stopping = false;
   #lastDrop = 0;
+  #streamLast = 0;
   readonly #log: Logger;
 
   constructor(readonly options: RunnerOptions) {
@@ -117,7 +120,9 @@ export class ProjectionRunner {
         await this.#lease.release(key);
       }
     }
-    const epoch = (await jsm.streams.info(this.options.streamName)).created;
+    const info = await jsm.streams.info(this.options.streamName);
+    const epoch = info.created;
+    this.#streamLast = info.state.last_seq;
     const wanted = new Set<string>();
     const present = new Set<string>();
     for (const projection of this.#projections.values()) {
@@ -214,6 +219,7 @@ export class ProjectionRunner {
   stats(): RunnerStats {
     return {
       workers: [...this.#workers.values(), ...this.#failed.values()].map((w) => w.stats()),
+      streamLastSequence: this.#streamLast,
       standby: [...this.#standby],
     };
   }
