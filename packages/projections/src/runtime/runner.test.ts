@@ -360,6 +360,37 @@ describe('reorgs', () => {
       await clean.cleanup();
     }
   }, 180_000);
+
+  it('a notice appended while a generation catches up far behind is preloaded, not a rebuild from sequence 1', async () => {
+    h = await createHarness();
+    const game = new SyntheticGame({ secondsPerTx: 30, seed: 12, players: 80, capacity: 20 });
+    await h.publish(game.take(20_000));
+    const canonical = game.fork('canonical', 99);
+    const live = h.runner({ projections: [gameProjection], batchSize: 100, undoWindow: 200 });
+    await live.start();
+    await waitFor(async () => ((await checkpoints(h!.pool)).game ?? 0) > 0);
+    // Appended while the session runs, far ahead of it: orphans, their notice, and more than the undo window
+    // after them, so that the orphans would be applied without undo data.
+    const orphaned = await h.publish(game.take(100));
+    await h.publish([reorgNotice(31337, orphaned, 1)]);
+    const after = await h.publish(canonical.take(500));
+    const last = after.at(-1)!;
+    expect(((await checkpoints(h.pool)).game ?? 0) < orphaned[0]!).toBe(true);
+    await live.waitFor(last, 120_000);
+    expect(live.stats().workers.map((w) => w.reorgs)).toEqual([{ undone: 0, rebuilt: 0, preloaded: 1 }]);
+    const liveDump = await dumpAll(h.pool);
+    await live.stop();
+    // The same stream replayed from sequence 1 (the notice preloaded at start) gives the same tables.
+    const replay = await createHarness({ stream: h.stream, shareStream: true });
+    try {
+      const runner = replay.runner({ projections: [gameProjection] });
+      await runner.start();
+      await runner.waitFor(last, 120_000);
+      expectSameTables(await dumpAll(replay.pool), liveDump);
+    } finally {
+      await replay.cleanup();
+    }
+  }, 180_000);
 });
 
 describe('generations', () => {

@@ -149,6 +149,8 @@ export class GenerationWorker {
   readonly #lagMs = new LatencyWindow(20_000);
   #lastActivationTry = 0;
   readonly #reorgs = { undone: 0, rebuilt: 0, preloaded: 0 };
+  /** The newest reorg notice this session's preload looked at (or the checkpoint it started from). */
+  #noticeSeen = 0;
   #stalls = 0;
   /** The checkpoint at the last idle check that found the stream ahead; -1 when the last check did not. */
   #behindAt = -1;
@@ -254,6 +256,11 @@ export class GenerationWorker {
           continue;
         }
         this.#behindAt = -1;
+        // Far behind, batches keep no undo data: a notice appended since this session's preload would find
+        // its orphans applied and rebuild the generation from sequence 1 in place (readers would see empty
+        // tables for the whole replay). A new notice ends the session instead; the next one preloads it.
+        if (batch[batch.length - 1]!.info.pending >= this.options.undoWindow && (await this.#noticeArrived()))
+          return 'ok';
         const outcome = await this.#process(batch);
         if (outcome !== 'ok') return outcome === 'rewind' ? 'ok' : outcome;
       }
@@ -343,7 +350,9 @@ export class GenerationWorker {
     const subject = `${decode.root}.control.reorg`;
     const orphans: number[] = [];
     const notices: number[] = [];
+    this.#noticeSeen = this.checkpoint;
     for await (const m of reorgNoticesAfter(jsm, streamName, subject, this.checkpoint)) {
+      this.#noticeSeen = Math.max(this.#noticeSeen, m.seq);
       let notice: ReorgNotice;
       try {
         notice = ReorgNotice.parse(decode.decode(m.seq, m.subject, m.data));
@@ -374,6 +383,18 @@ export class GenerationWorker {
     this.#reorgs.preloaded += added;
     if (added > 0)
       this.#log.info({ notices: added }, 'reorg notices ahead: their orphans will be passed over');
+  }
+
+  /** A reorg notice ahead of the checkpoint that this session's preload did not see (one direct get). */
+  async #noticeArrived(): Promise<boolean> {
+    if (this.options.preloadReorgNotices === false) return false;
+    const { jsm, streamName, decode } = this.options;
+    const last = await jsm.direct
+      .getMessage(streamName, { last_by_subj: `${decode.root}.control.reorg` })
+      .catch(() => null);
+    if (!last || last.seq <= this.#noticeSeen || last.seq <= this.checkpoint) return false;
+    this.#log.info({ notice: last.seq, checkpoint: this.checkpoint }, 'reorg notice ahead: preloading it');
+    return true;
   }
 
   /**
