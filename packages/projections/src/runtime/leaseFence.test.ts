@@ -1,3 +1,4 @@
+import { sql } from '@ghostnet/db';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { feedWorkers } from '../testing/feedWorkers.ts';
@@ -53,5 +54,35 @@ describe('lease fence', () => {
     await done;
     expect(holderLost).toBe(true);
     expect(await feed.checkpoint()).toBe(last);
+  });
+
+  it("a worker without the lease does not empty the generation when the stream's creation time looks changed", async () => {
+    h = await createHarness();
+    const feed = await feedWorkers(h, { seed: 5, events: 100 });
+    const last = feed.published[feed.published.length - 1]!;
+    const holder = await session(h.db.url, feed.key);
+    const applying = feed.worker({ leaseFence: { pid: holder.pid, key: feed.key } });
+    const done = applying.start();
+    expect(await feed.waitForCheckpoint(last, 10_000)).toBe(last);
+    await applying.stop();
+    await done;
+    // What a recreated stream looks like to a session start: another creation time, and no message id to
+    // tell an alias from a new stream (as after a reorg's rewind). The holder would rebuild; a stranger must not.
+    await h.pool.query(sql.unsafe`
+      UPDATE projection_checkpoints SET stream_epoch = '2000-01-01T00:00:00Z', last_message_id = NULL
+      WHERE projection = 'feed' AND version = ${feed.version}`);
+    const stranger = await session(h.db.url);
+    let lost = false;
+    await feed
+      .worker({
+        leaseFence: { pid: stranger.pid, key: feed.key },
+        onLeaseLost: () => {
+          lost = true;
+        },
+      })
+      .start();
+    expect(lost).toBe(true);
+    expect(await feed.checkpoint()).toBe(last);
+    expect(await feed.sequences()).toHaveLength(feed.published.length);
   });
 });

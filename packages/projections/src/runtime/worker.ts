@@ -315,9 +315,12 @@ export class GenerationWorker {
         { was: row.stream_epoch, now: epoch, sequence: row.last_sequence },
         "the stream's creation time changed but it holds the checkpoint's message: same stream, going on",
       );
-      await pool.query(sql.unsafe`
-        UPDATE projection_checkpoints SET stream_epoch = ${epoch}
-        WHERE projection = ${name} AND version = ${this.version} AND stream_epoch = ${row.stream_epoch}`);
+      await pool.transaction(async (tx) => {
+        if (!(await this.#lockCheckpoint(tx))) return;
+        await tx.query(sql.unsafe`
+          UPDATE projection_checkpoints SET stream_epoch = ${epoch}
+          WHERE projection = ${name} AND version = ${this.version} AND stream_epoch = ${row.stream_epoch}`);
+      });
       row.stream_epoch = epoch;
     }
     if (row.stream_epoch !== epoch) {
@@ -326,6 +329,9 @@ export class GenerationWorker {
         'the stream was recreated; rebuilding from sequence 1',
       );
       await pool.transaction(async (tx) => {
+        // Under the checkpoint lock and the lease fence, as every other write: a holder that lost its lease
+        // without knowing must not empty the generation its successor is applying.
+        if (!(await this.#lockCheckpoint(tx))) return;
         await resetGenerationIn(tx, this.projection, this.version, this.status, epoch, false);
       });
       this.options.decode.clear();
