@@ -199,6 +199,11 @@ export async function activateIfCaughtUp(
 ): Promise<boolean> {
   return pool.transaction(async (tx) => {
     await lockProjection(tx, projection);
+    // The checkpoints locked before they are compared: a batch of the active generation committing between
+    // the comparison and the switch would let a reader see its sequence, then the next reader an older one.
+    // (Batches lock only their own checkpoint row, so this cannot deadlock with them.)
+    await tx.query(sql.unsafe`
+      SELECT 1 FROM projection_checkpoints WHERE projection = ${projection} ORDER BY version FOR UPDATE`);
     const generations = await listGenerations(tx, projection);
     const mine = generations.find((g) => g.version === version);
     if (mine?.status !== 'building') return false;
