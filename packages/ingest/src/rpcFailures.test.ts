@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { createLogger } from '@ghostnet/logger';
 import {
   type Anvil,
@@ -15,6 +15,16 @@ import {
 } from '@ghostnet/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIngester } from './ingester.ts';
+
+/** Passes a JSON-RPC request body on to `target` and its answer back, as an honest proxy would. */
+async function relay(target: string, body: string, res: ServerResponse): Promise<void> {
+  const upstream = await fetch(target, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
+}
 
 /**
  * A JSON-RPC proxy in front of anvil that, while `chaos` is on, answers a share of requests with each kind of
@@ -184,12 +194,7 @@ describe('ingester behind a failing RPC', () => {
         res.writeHead(503).end('upstream unavailable');
         return;
       }
-      const upstream = await fetch(anvil.rpcUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
-      res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
+      await relay(anvil.rpcUrl, body, res);
     });
     const proxy = await listenLocal(server);
     const own = await createTestStream({ chainId: anvil.chainId });
@@ -283,12 +288,7 @@ describe('ingester behind a failing RPC', () => {
         res.writeHead(500).end('node restarting');
         return;
       }
-      const upstream = await fetch(anvil.rpcUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
-      res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
+      await relay(anvil.rpcUrl, body, res);
     });
     const proxy = await listenLocal(server);
     const own = await createTestStream({ chainId: anvil.chainId });
