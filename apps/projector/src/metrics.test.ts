@@ -24,7 +24,10 @@ function worker(lastSequence: number, pending: number): WorkerStats {
 }
 
 async function lagOf(stats: RunnerStats): Promise<string | undefined> {
-  const runner = { stats: () => stats } as unknown as ProjectionRunner;
+  const runner = {
+    stats: () => stats,
+    streamLastSequence: stats.streamLastSequence,
+  } as unknown as ProjectionRunner;
   const pool = { state: () => ({ acquiredConnections: 0, waitingClients: 0 }) } as unknown as DatabasePool;
   const text = await projectorMetrics(runner, pool, 10).metrics();
   return text.split('\n').find((l) => l.startsWith('ghostnet_projection_lag_messages{'));

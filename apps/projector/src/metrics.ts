@@ -32,7 +32,7 @@ export function projectorMetrics(
   // A worker's own `pending` is what its last batch saw: a worker retrying an error for good keeps it (often
   // 0) while the stream moves on. The stream's last sequence (read every bookkeeping round) keeps the lag true.
   perWorker('ghostnet_projection_lag_messages', 'Stream messages after the projection checkpoint', (w) =>
-    Math.max(w.pending, runner.stats().streamLastSequence - w.lastSequence),
+    Math.max(w.pending, runner.streamLastSequence - w.lastSequence),
   );
   perWorker(
     'ghostnet_projection_batch_p99_seconds',

@@ -216,6 +216,11 @@ export class ProjectionRunner {
     await this.#lease.close();
   }
 
+  /** The stream's last sequence as of the last bookkeeping round (also in stats(), without the rest). */
+  get streamLastSequence(): number {
+    return this.#streamLast;
+  }
+
   stats(): RunnerStats {
     return {
       workers: [...this.#workers.values(), ...this.#failed.values()].map((w) => w.stats()),

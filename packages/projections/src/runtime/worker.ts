@@ -395,6 +395,7 @@ export class GenerationWorker {
   async #noticeArrived(): Promise<boolean> {
     if (this.options.preloadReorgNotices === false) return false;
     const { jsm, streamName, decode } = this.options;
+    // A failed look is no notice: the batch goes on, and the next batch looks again.
     const last = await jsm.direct
       .getMessage(streamName, { last_by_subj: `${decode.root}.control.reorg` })
       .catch(() => null);
