@@ -113,6 +113,8 @@ describe('ingester', () => {
         ],
       },
     });
+    // Lag counts from the newest head seen, which may be a block ahead for a moment after the last append.
+    await waitFor('caught up', async () => ingester.stats().lagBlocks === 0, { timeoutMs: 10_000 });
     expect(ingester.stats()).toMatchObject({ state: 'live', lagBlocks: 0 });
   });
 
