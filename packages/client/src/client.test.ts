@@ -42,6 +42,15 @@ const feed = (sequenceId: number, index: number, count: number) => ({
   event: { id: `e${sequenceId}.${index}`, type: 'TRACE_SCAN_START', timestamp: 1, data: { level: 'VAULT' } },
 });
 
+/** The gateway's answer to a cursor at 12 of epoch E: sequence 13 (two events) and 14 (one). */
+const replayAfter12 = () => ({
+  type: 'REPLAY',
+  fromSequenceId: 12,
+  toSequenceId: 14,
+  epoch: 'E',
+  events: [feed(13, 0, 2), feed(13, 1, 2), feed(14, 0, 1)],
+});
+
 describe('GatewayClient', () => {
   beforeEach(() => {
     FakeSocket.all = [];
@@ -165,13 +174,7 @@ describe('GatewayClient', () => {
     const t = FakeSocket.all[1]!;
     t.open();
     expect(t.sent).toEqual([{ type: 'RECONNECT', lastSequenceId: 12, epoch: 'E' }]);
-    t.receive({
-      type: 'REPLAY',
-      fromSequenceId: 12,
-      toSequenceId: 14,
-      epoch: 'E',
-      events: [feed(13, 0, 2), feed(13, 1, 2), feed(14, 0, 1)],
-    });
+    t.receive(replayAfter12());
     t.receive(feed(14, 0, 1)); // a duplicate
     t.receive(feed(15, 0, 1));
     t.receive({ type: 'PONG', sequenceId: 20 });
@@ -247,13 +250,7 @@ describe('GatewayClient', () => {
     const t = FakeSocket.all[1]!;
     t.open();
     expect(t.sent).toEqual([{ type: 'RECONNECT', lastSequenceId: 12, epoch: 'E' }]);
-    t.receive({
-      type: 'REPLAY',
-      fromSequenceId: 12,
-      toSequenceId: 14,
-      epoch: 'E',
-      events: [feed(13, 0, 2), feed(13, 1, 2), feed(14, 0, 1)],
-    });
+    t.receive(replayAfter12());
     expect(seen).toEqual(['11.0', '13.0', '13.1', '14.0']);
 
     // Not even JSON: it may have been anything, so the same.
